@@ -1,0 +1,1 @@
+//! Helpers shared by the user-space tools (each tool lives in src/bin/<tool>/).
