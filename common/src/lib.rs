@@ -1,1 +1,2 @@
+//! Shared server layer (placeholder).
 #![no_std]

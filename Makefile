@@ -1,0 +1,83 @@
+# kmods-rs: Rust kernel modules for stock kernels built without CONFIG_RUST.
+#
+#   make                 build every module for KDIR, and the user-space tools
+#   make KDIR=/path      build against another kernel build tree
+#   make check           host unit tests + guest tests in a QEMU VM
+#   make run             boot a VM with the modules loaded, ports forwarded to localhost
+#   make bench           benchmarks (see README)
+#
+# KDIR defaults to the running kernel's build tree when it exists, else the newest
+# Debian linux-headers tree under /usr/src.
+
+KDIR ?= $(shell scripts/kbuild/find-kdir.sh)
+ifeq ($(KDIR),)
+$(error no kernel build tree found: install linux-headers for your kernel or pass KDIR=)
+endif
+KREL := $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+ifeq ($(KREL),)
+$(error $(KDIR) is not a configured kernel build tree)
+endif
+
+ROOT := $(CURDIR)
+BUILD := $(ROOT)/build/$(KREL)
+TARGET_JSON := $(BUILD)/x86_64-linux-kernel.json
+BINDINGS := $(BUILD)/bindings_generated.rs
+CARGO ?= cargo
+HOST_TARGET := x86_64-unknown-linux-gnu
+USER_BIN := $(ROOT)/target/$(HOST_TARGET)/release
+
+# module dir -> cargo package, staticlib name, features
+MODULES := kecho khttpd drop-tcp-socket
+crate_of = $(subst -,_,$(1))
+features_kecho :=
+features_khttpd := --features kmod
+features_drop-tcp-socket := --features kmod
+
+RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
+
+.PHONY: all modules user check test-host test-guest run bench bench-echo clean distclean info
+all: modules user
+
+info:
+	@echo "KDIR  = $(KDIR)"; echo "KREL  = $(KREL)"; echo "BUILD = $(BUILD)"
+
+$(BUILD)/.probed: scripts/kbuild/probe.py $(KDIR)/.config
+	@mkdir -p $(BUILD)
+	python3 scripts/kbuild/probe.py $(KDIR) $(BUILD)
+	@touch $@
+
+$(BINDINGS): $(BUILD)/.probed bindings/wrapper.h kernel/helpers/helpers.h scripts/kbuild/bindgen.sh
+	scripts/kbuild/bindgen.sh $(KDIR) $(BUILD)
+
+# One cargo invocation per module: a staticlib holding the crate, core and alloc as one
+# LTO object, compiled with flags derived from the kernel (see probe.py).
+$(BUILD)/%.rust.o: $(BINDINGS) $(RUST_SRCS) scripts/kbuild/rust-object.sh
+	env RUSTC_BOOTSTRAP=1 KMODS_BINDINGS=$(BINDINGS) CARGO_TARGET_DIR=$(BUILD)/target \
+	    RUSTFLAGS="$$(tr '\n' ' ' < $(BUILD)/rustflags.txt)" \
+	    $(CARGO) rustc -q -p $* --lib --crate-type staticlib --profile kernel $(features_$*) \
+	    --target $(TARGET_JSON) -Zbuild-std=core,alloc -Zjson-target-spec
+	scripts/kbuild/rust-object.sh $(BUILD)/target/x86_64-linux-kernel/kernel/lib$(call crate_of,$*).a $@
+
+modules: $(foreach m,$(MODULES),$(BUILD)/$(m).rust.o)
+	$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) modules
+	@scripts/kbuild/check-modules.sh $(KDIR) $(foreach m,$(MODULES),$(m)/$(m).ko)
+
+# Statically linked, so they can be copied into the VM's initramfs as they are.
+user:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build -q --release -p user --target $(HOST_TARGET)
+
+test-host:
+	$(CARGO) test -q --workspace
+
+check:
+	scripts/check.sh $(KDIR)
+
+run: all
+	scripts/run.sh $(KDIR)
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) clean
+	rm -rf build
+
+distclean: clean
+	$(CARGO) clean

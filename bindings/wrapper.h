@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT OR GPL-2.0-only */
+/*
+ * Headers bindgen reads for the target kernel. Macros with casts are not emitted by
+ * bindgen, so typed constants are declared below.
+ */
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/printk.h>
+#include <linux/slab.h>
+#include <linux/workqueue.h>
+#include <linux/kthread.h>
+#include <linux/sched.h>
+#include <linux/delay.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/net.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/socket.h>
+#include <linux/tcp.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+#include <net/net_namespace.h>
+#include <net/inet_hashtables.h>
+#include <net/inet_timewait_sock.h>
+#include <net/inet6_hashtables.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/namei.h>
+#include <linux/stat.h>
+#include <linux/timekeeping.h>
+#include <linux/jiffies.h>
+#include <linux/uio.h>
+#include <linux/highmem.h>
+#include <linux/crypto.h>
+#include <crypto/acompress.h>
+#include <linux/rcupdate.h>
+#include <linux/vmalloc.h>
+#include <linux/utsname.h>
+
+#include "../kernel/helpers/helpers.h"
+
+const gfp_t KMODS_GFP_KERNEL = GFP_KERNEL;
+const gfp_t KMODS_GFP_ATOMIC = GFP_ATOMIC;
+const gfp_t KMODS_GFP_NOWAIT = GFP_NOWAIT;
+const unsigned long KMODS_HZ = HZ;
+const unsigned int KMODS_WQ_UNBOUND = WQ_UNBOUND;
+const unsigned int KMODS_WQ_MEM_RECLAIM = WQ_MEM_RECLAIM;
+const unsigned int KMODS_WQ_HIGHPRI = WQ_HIGHPRI;
+const unsigned int KMODS_WQ_CPU_INTENSIVE = WQ_CPU_INTENSIVE;
+const int KMODS_NUMA_NO_NODE = NUMA_NO_NODE;
+const unsigned int KMODS_O_NONBLOCK = O_NONBLOCK;
+const unsigned int KMODS_MSG_DONTWAIT = MSG_DONTWAIT;
+const unsigned int KMODS_MSG_NOSIGNAL = MSG_NOSIGNAL;
+const unsigned int KMODS_MSG_MORE = MSG_MORE;
+const unsigned int KMODS_MSG_WAITALL = MSG_WAITALL;
+const int KMODS_SHUT_RDWR = SHUT_RDWR;
+const unsigned long KMODS_MAX_ERRNO = MAX_ERRNO;
+const int KMODS_AF_INET = AF_INET;
+const int KMODS_AF_INET6 = AF_INET6;
+const int KMODS_IPPROTO_TCP = IPPROTO_TCP;
+const int KMODS_TCP_ESTABLISHED = TCP_ESTABLISHED;
+const int KMODS_TCP_SYN_SENT = TCP_SYN_SENT;
+const int KMODS_TCP_SYN_RECV = TCP_SYN_RECV;
+const int KMODS_TCP_FIN_WAIT1 = TCP_FIN_WAIT1;
+const int KMODS_TCP_FIN_WAIT2 = TCP_FIN_WAIT2;
+const int KMODS_TCP_TIME_WAIT = TCP_TIME_WAIT;
+const int KMODS_TCP_CLOSE = TCP_CLOSE;
+const int KMODS_TCP_CLOSE_WAIT = TCP_CLOSE_WAIT;
+const int KMODS_TCP_LAST_ACK = TCP_LAST_ACK;
+const int KMODS_TCP_LISTEN = TCP_LISTEN;
+const int KMODS_TCP_CLOSING = TCP_CLOSING;
+const int KMODS_TCP_NEW_SYN_RECV = TCP_NEW_SYN_RECV;

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT OR GPL-2.0-only
+/*
+ * See helpers.h. Included by one tiny C file per module so that Kbuild compiles it with
+ * exactly the module's flags.
+ */
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/workqueue.h>
+#include <linux/kthread.h>
+#include <linux/sched/task.h>
+#include <linux/sched/signal.h>
+#include <linux/spinlock.h>
+#include <linux/net.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <net/sock.h>
+#include <net/net_namespace.h>
+#include <linux/uio.h>
+#include <linux/err.h>
+#include <linux/timekeeping.h>
+#include "helpers.h"
+
+/*
+ * The Rust side creates locks by zero-filling them; that is only the unlocked state when
+ * spinlocks carry no debug data. Refuse to build otherwise instead of corrupting memory.
+ */
+#if defined(CONFIG_DEBUG_SPINLOCK) || defined(CONFIG_DEBUG_LOCK_ALLOC)
+#error "kmods: kernels with CONFIG_DEBUG_SPINLOCK/CONFIG_DEBUG_LOCK_ALLOC are not supported yet"
+#endif
+
+void rust_helper_printk(int level, const char *prefix, const char *msg, size_t len)
+{
+	int n = len > INT_MAX ? INT_MAX : (int)len;
+
+	switch (level) {
+	case 0: printk(KERN_EMERG "%s: %.*s\n", prefix, n, msg); break;
+	case 1: printk(KERN_ALERT "%s: %.*s\n", prefix, n, msg); break;
+	case 2: printk(KERN_CRIT "%s: %.*s\n", prefix, n, msg); break;
+	case 3: printk(KERN_ERR "%s: %.*s\n", prefix, n, msg); break;
+	case 4: printk(KERN_WARNING "%s: %.*s\n", prefix, n, msg); break;
+	case 5: printk(KERN_NOTICE "%s: %.*s\n", prefix, n, msg); break;
+	case 6: printk(KERN_INFO "%s: %.*s\n", prefix, n, msg); break;
+	default: printk(KERN_DEBUG "%s: %.*s\n", prefix, n, msg); break;
+	}
+}
+
+void rust_helper_BUG(void) { BUG(); }
+
+void *rust_helper_kmalloc(size_t size, gfp_t flags) { return kmalloc(size, flags); }
+void *rust_helper_krealloc(const void *p, size_t size, gfp_t flags) { return krealloc(p, size, flags); }
+void rust_helper_kfree(const void *p) { kfree(p); }
+void *rust_helper_kvmalloc(size_t size, gfp_t flags) { return kvmalloc(size, flags); }
+void rust_helper_kvfree(const void *p) { kvfree(p); }
+
+void rust_helper_spin_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
+void rust_helper_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
+void rust_helper_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
+void rust_helper_sk_callback_read_lock_bh(struct sock *sk) { read_lock_bh(&sk->sk_callback_lock); }
+void rust_helper_sk_callback_read_unlock_bh(struct sock *sk) { read_unlock_bh(&sk->sk_callback_lock); }
+void rust_helper_sk_callback_write_lock_bh(struct sock *sk) { write_lock_bh(&sk->sk_callback_lock); }
+void rust_helper_sk_callback_write_unlock_bh(struct sock *sk) { write_unlock_bh(&sk->sk_callback_lock); }
+void rust_helper_lock_sock(struct sock *sk) { lock_sock(sk); }
+void rust_helper_release_sock(struct sock *sk) { release_sock(sk); }
+
+struct workqueue_struct *rust_helper_alloc_workqueue(const char *name, unsigned int flags, int max_active)
+{
+	return alloc_workqueue("%s", flags, max_active, name);
+}
+void rust_helper_init_work(struct work_struct *work, void (*func)(struct work_struct *)) { INIT_WORK(work, func); }
+bool rust_helper_queue_work(struct workqueue_struct *wq, struct work_struct *work) { return queue_work(wq, work); }
+void rust_helper_flush_workqueue(struct workqueue_struct *wq) { flush_workqueue(wq); }
+
+struct task_struct *rust_helper_kthread_run(int (*fn)(void *), void *data, const char *name)
+{
+	return kthread_run(fn, data, "%s", name);
+}
+void rust_helper_get_task_struct(struct task_struct *t) { get_task_struct(t); }
+void rust_helper_put_task_struct(struct task_struct *t) { put_task_struct(t); }
+bool rust_helper_signal_pending(void) { return signal_pending(current); }
+void rust_helper_cond_resched(void) { cond_resched(); }
+
+u64 rust_helper_ktime_get_ns(void) { return ktime_get_ns(); }
+
+bool rust_helper_IS_ERR(const void *ptr) { return IS_ERR(ptr); }
+long rust_helper_PTR_ERR(const void *ptr) { return PTR_ERR(ptr); }
+
+struct net *rust_helper_init_net(void) { return &init_net; }
+void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
+void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
+int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
+
+size_t rust_helper_layout(unsigned int item)
+{
+	switch (item) {
+	case KMODS_LAYOUT_SOCKET_SIZE: return sizeof(struct socket);
+	case KMODS_LAYOUT_SOCKET_SK: return offsetof(struct socket, sk);
+	case KMODS_LAYOUT_SOCK_SIZE: return sizeof(struct sock);
+	case KMODS_LAYOUT_SOCK_STATE_CHANGE: return offsetof(struct sock, sk_state_change);
+	case KMODS_LAYOUT_SOCK_DATA_READY: return offsetof(struct sock, sk_data_ready);
+	case KMODS_LAYOUT_SOCK_WRITE_SPACE: return offsetof(struct sock, sk_write_space);
+	case KMODS_LAYOUT_SOCK_USER_DATA: return offsetof(struct sock, sk_user_data);
+	case KMODS_LAYOUT_SOCK_CALLBACK_LOCK: return offsetof(struct sock, sk_callback_lock);
+	case KMODS_LAYOUT_SOCK_RCVTIMEO: return offsetof(struct sock, sk_rcvtimeo);
+	case KMODS_LAYOUT_WORK_STRUCT_SIZE: return sizeof(struct work_struct);
+	case KMODS_LAYOUT_KERNEL_PARAM_SIZE: return sizeof(struct kernel_param);
+	case KMODS_LAYOUT_KERNEL_PARAM_ARG: return offsetof(struct kernel_param, arg);
+	case KMODS_LAYOUT_MSGHDR_SIZE: return sizeof(struct msghdr);
+	case KMODS_LAYOUT_MSGHDR_FLAGS: return offsetof(struct msghdr, msg_flags);
+	case KMODS_LAYOUT_KVEC_SIZE: return sizeof(struct kvec);
+	case KMODS_LAYOUT_SPINLOCK_SIZE: return sizeof(spinlock_t);
+	case KMODS_LAYOUT_MODULE_NAME: return offsetof(struct module, name);
+	case KMODS_LAYOUT_SOCKADDR_IN_SIZE: return sizeof(struct sockaddr_in);
+	case KMODS_LAYOUT_SOCKADDR_IN6_SIZE: return sizeof(struct sockaddr_in6);
+	default: return (size_t)-1;
+	}
+}

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT OR GPL-2.0-only */
+/*
+ * Non-inline wrappers for kernel static inline functions and macros that Rust cannot
+ * call directly. Each is a one-liner; they are compiled by Kbuild into every module.
+ */
+#ifndef KMODS_HELPERS_H
+#define KMODS_HELPERS_H
+
+#include <linux/types.h>
+
+struct sock;
+struct socket;
+struct work_struct;
+struct workqueue_struct;
+struct task_struct;
+struct file;
+struct net;
+typedef struct spinlock spinlock_t;
+
+/* printing and panics */
+void rust_helper_printk(int level, const char *prefix, const char *msg, size_t len);
+/* Not declared noreturn: objtool must see the Rust caller's own dead end after it. */
+void rust_helper_BUG(void);
+
+/* memory */
+void *rust_helper_kmalloc(size_t size, gfp_t flags);
+void *rust_helper_krealloc(const void *p, size_t size, gfp_t flags);
+void rust_helper_kfree(const void *p);
+void *rust_helper_kvmalloc(size_t size, gfp_t flags);
+void rust_helper_kvfree(const void *p);
+
+/* locks */
+void rust_helper_spin_lock_init(spinlock_t *lock);
+void rust_helper_spin_lock_bh(spinlock_t *lock);
+void rust_helper_spin_unlock_bh(spinlock_t *lock);
+void rust_helper_sk_callback_read_lock_bh(struct sock *sk);
+void rust_helper_sk_callback_read_unlock_bh(struct sock *sk);
+void rust_helper_sk_callback_write_lock_bh(struct sock *sk);
+void rust_helper_sk_callback_write_unlock_bh(struct sock *sk);
+void rust_helper_lock_sock(struct sock *sk);
+void rust_helper_release_sock(struct sock *sk);
+
+/* workqueues */
+struct workqueue_struct *rust_helper_alloc_workqueue(const char *name, unsigned int flags, int max_active);
+void rust_helper_init_work(struct work_struct *work, void (*func)(struct work_struct *));
+bool rust_helper_queue_work(struct workqueue_struct *wq, struct work_struct *work);
+void rust_helper_flush_workqueue(struct workqueue_struct *wq);
+
+/* kthreads */
+struct task_struct *rust_helper_kthread_run(int (*fn)(void *), void *data, const char *name);
+void rust_helper_get_task_struct(struct task_struct *t);
+void rust_helper_put_task_struct(struct task_struct *t);
+bool rust_helper_signal_pending(void);
+void rust_helper_cond_resched(void);
+
+/* time */
+u64 rust_helper_ktime_get_ns(void);
+
+/* errors */
+bool rust_helper_IS_ERR(const void *ptr);
+long rust_helper_PTR_ERR(const void *ptr);
+
+/* networking */
+struct net *rust_helper_init_net(void);
+void *rust_helper_sk_user_data(struct sock *sk);
+void rust_helper_set_sk_user_data(struct sock *sk, void *data);
+int rust_helper_sk_state(const struct sock *sk);
+
+/* Layout cross-check between this C compiler's view and bindgen's. */
+enum kmods_layout_item {
+	KMODS_LAYOUT_SOCKET_SIZE,
+	KMODS_LAYOUT_SOCKET_SK,
+	KMODS_LAYOUT_SOCK_SIZE,
+	KMODS_LAYOUT_SOCK_STATE_CHANGE,
+	KMODS_LAYOUT_SOCK_DATA_READY,
+	KMODS_LAYOUT_SOCK_WRITE_SPACE,
+	KMODS_LAYOUT_SOCK_USER_DATA,
+	KMODS_LAYOUT_SOCK_CALLBACK_LOCK,
+	KMODS_LAYOUT_SOCK_RCVTIMEO,
+	KMODS_LAYOUT_WORK_STRUCT_SIZE,
+	KMODS_LAYOUT_KERNEL_PARAM_SIZE,
+	KMODS_LAYOUT_KERNEL_PARAM_ARG,
+	KMODS_LAYOUT_MSGHDR_SIZE,
+	KMODS_LAYOUT_MSGHDR_FLAGS,
+	KMODS_LAYOUT_KVEC_SIZE,
+	KMODS_LAYOUT_SPINLOCK_SIZE,
+	KMODS_LAYOUT_MODULE_NAME,
+	KMODS_LAYOUT_SOCKADDR_IN_SIZE,
+	KMODS_LAYOUT_SOCKADDR_IN6_SIZE,
+	KMODS_LAYOUT_COUNT,
+};
+size_t rust_helper_layout(unsigned int item);
+
+#endif

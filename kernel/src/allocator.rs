@@ -1,0 +1,52 @@
+//! The global allocator: Rust's `alloc` types on top of `kmalloc`/`krealloc`/`kfree`.
+//!
+//! `alloc` is compiled with `no_global_oom_handling`, so only fallible APIs exist
+//! (`Box::try_new`, `Vec::try_reserve`, ...): running out of memory is an `ENOMEM` error,
+//! never a panic. Allocations use `GFP_KERNEL` and may sleep: never allocate in atomic
+//! context (socket callbacks, under a spinlock).
+
+use core::alloc::{GlobalAlloc, Layout};
+
+struct KernelAllocator;
+
+// kmalloc guarantees this alignment for every size (ARCH_KMALLOC_MINALIGN on x86_64).
+const KMALLOC_MIN_ALIGN: usize = 8;
+
+/// The size to ask kmalloc for so that the result is aligned as `layout` requires:
+/// kmalloc aligns power-of-two sizes to their size.
+fn kmalloc_size(layout: Layout) -> usize {
+    let size = layout.size().max(1);
+    if layout.align() <= KMALLOC_MIN_ALIGN {
+        size
+    } else {
+        size.max(layout.align()).next_power_of_two()
+    }
+}
+
+// SAFETY: kmalloc returns memory of at least the requested size and (see kmalloc_size)
+// alignment, or NULL; krealloc keeps the contents; kfree accepts what kmalloc returned.
+unsafe impl GlobalAlloc for KernelAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: any size is acceptable to kmalloc; it returns NULL on failure.
+        unsafe { bindings::rust_helper_kmalloc(kmalloc_size(layout), bindings::KMODS_GFP_KERNEL).cast() }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: the caller passes a pointer returned by `alloc`/`realloc`.
+        unsafe { bindings::rust_helper_kfree(ptr.cast()) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: `new_size` with the old alignment is a valid layout (caller contract).
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: `ptr` came from kmalloc; krealloc keeps the larger of the two alignments
+        // because it returns a kmalloc object of the new size.
+        unsafe {
+            bindings::rust_helper_krealloc(ptr.cast(), kmalloc_size(new_layout), bindings::KMODS_GFP_KERNEL)
+                .cast()
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: KernelAllocator = KernelAllocator;

@@ -1,0 +1,103 @@
+//! Kernel threads: spawn a closure, ask it to stop, wait for it.
+
+use crate::error::{from_err_ptr, code::ENOMEM, Result};
+use crate::sync::SpinLock;
+use alloc::sync::Arc;
+use core::ffi::{c_int, c_void, CStr};
+
+/// A running kernel thread. [`Thread::stop`] (or dropping it) sets `kthread_should_stop`,
+/// wakes the thread and waits for its closure to return.
+///
+/// # Invariants
+/// `task` is a kthread on which we hold a task reference (`get_task_struct`).
+pub struct Thread {
+    task: *mut bindings::task_struct,
+    stopped: bool,
+    // Keeps the closure alive if the thread is stopped before it ever ran.
+    _slot: Arc<dyn Send + Sync>,
+}
+
+// SAFETY: kthread_stop and put_task_struct may be called from any thread.
+unsafe impl Send for Thread {}
+// SAFETY: `&Thread` exposes nothing mutable.
+unsafe impl Sync for Thread {}
+
+type Slot<F> = SpinLock<Option<F>>;
+
+impl Thread {
+    /// Starts `f` in a new kernel thread named `name`. The closure should loop until
+    /// [`should_stop`] returns true, and must make any blocking call it waits in
+    /// interruptible by the owner (e.g. by shutting a socket down before `stop`).
+    pub fn spawn<F>(name: &CStr, f: F) -> Result<Thread>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        let slot: Arc<Slot<F>> = Arc::try_new(SpinLock::new(Some(f)))?;
+        let data = Arc::into_raw(slot.clone());
+        // SAFETY: `trampoline::<F>` matches the thread function signature and takes
+        // ownership of the `data` reference; `name` is NUL-terminated and copied.
+        let task = unsafe {
+            bindings::rust_helper_kthread_run(Some(trampoline::<F>), data.cast_mut().cast(), name.as_ptr())
+        };
+        let task = match from_err_ptr(task, ENOMEM) {
+            Ok(t) => t,
+            Err(e) => {
+                // SAFETY: the thread was not created, so the reference is still ours.
+                drop(unsafe { Arc::from_raw(data) });
+                return Err(e);
+            }
+        };
+        // SAFETY: kthread_run returned a live task; the reference keeps it valid for stop.
+        unsafe { bindings::rust_helper_get_task_struct(task) };
+        let slot: Arc<dyn Send + Sync> = slot;
+        Ok(Thread { task, stopped: false, _slot: slot })
+    }
+
+    /// Asks the thread to stop and waits for it; returns the closure's result (or
+    /// `-EINTR` if it never ran).
+    pub fn stop(mut self) -> i32 {
+        self.do_stop()
+    }
+
+    fn do_stop(&mut self) -> i32 {
+        if self.stopped {
+            return 0;
+        }
+        self.stopped = true;
+        // SAFETY: `task` is a kthread we hold a reference to (type invariant).
+        let ret = unsafe { bindings::kthread_stop(self.task) };
+        // SAFETY: drops the reference taken in `spawn`.
+        unsafe { bindings::rust_helper_put_task_struct(self.task) };
+        ret
+    }
+}
+
+impl Drop for Thread {
+    fn drop(&mut self) {
+        self.do_stop();
+    }
+}
+
+unsafe extern "C" fn trampoline<F: FnOnce() -> i32 + Send + 'static>(data: *mut c_void) -> c_int {
+    // SAFETY: `data` is the reference leaked in `spawn` for this thread.
+    let slot: Arc<Slot<F>> = unsafe { Arc::from_raw(data.cast::<Slot<F>>().cast_const()) };
+    let f = slot.lock().take();
+    drop(slot);
+    match f {
+        Some(f) => f(),
+        None => 0,
+    }
+}
+
+/// True once the owner called [`Thread::stop`]; for the thread's own loop.
+pub fn should_stop() -> bool {
+    // SAFETY: only reads the current task's flags.
+    unsafe { bindings::kthread_should_stop() }
+}
+
+/// Gives the scheduler a chance to run something else (`cond_resched`).
+pub fn cond_resched() {
+    // SAFETY: may sleep; callers are in process context.
+    unsafe { bindings::rust_helper_cond_resched() }
+}
+

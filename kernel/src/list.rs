@@ -1,0 +1,176 @@
+//! An intrusive, spinlock-protected list of `Arc<T>`: insertion and removal without
+//! allocating, so they may happen anywhere a spinlock may be taken.
+
+use crate::sync::SpinLock;
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+/// The links an item embeds to be on an [`ArcList`].
+///
+/// # Invariants
+/// `owner` is null or the id of the list the item is on; it changes from null to a list
+/// only by compare-and-swap, and back to null only under that list's lock. `inner` is
+/// read or written only while holding the lock of the list named by `owner`.
+pub struct Links<T> {
+    owner: AtomicPtr<()>,
+    inner: UnsafeCell<LinksInner<T>>,
+}
+
+struct LinksInner<T> {
+    prev: *const T,
+    next: *const T,
+}
+
+// SAFETY: see the invariants: access is serialised by the owning list's lock.
+unsafe impl<T> Sync for Links<T> {}
+// SAFETY: as above.
+unsafe impl<T> Send for Links<T> {}
+
+impl<T> Links<T> {
+    /// Links of an item that is on no list.
+    pub const fn new() -> Self {
+        Self {
+            owner: AtomicPtr::new(ptr::null_mut()),
+            inner: UnsafeCell::new(LinksInner { prev: ptr::null(), next: ptr::null() }),
+        }
+    }
+}
+
+impl<T> Default for Links<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Types that embed [`Links`].
+///
+/// # Safety
+/// `links` must always return the same field of `self`.
+pub unsafe trait HasLinks: Sized {
+    /// The embedded links.
+    fn links(&self) -> &Links<Self>;
+}
+
+struct Head<T> {
+    first: *const T,
+    last: *const T,
+    len: usize,
+}
+
+/// A list that owns one reference (`Arc`) to each of its items.
+///
+/// Items know their list by its address: keep a non-empty list in place (in a `static`,
+/// a `Box` or an `Arc`); a moved list no longer finds its items (they leak, safely).
+pub struct ArcList<T: HasLinks> {
+    head: SpinLock<Head<T>>,
+}
+
+// SAFETY: the list hands out `Arc<T>` across threads, so T must be Send + Sync.
+unsafe impl<T: HasLinks + Send + Sync> Sync for ArcList<T> {}
+// SAFETY: as above.
+unsafe impl<T: HasLinks + Send + Sync> Send for ArcList<T> {}
+
+impl<T: HasLinks> ArcList<T> {
+    /// An empty list.
+    pub const fn new() -> Self {
+        Self { head: SpinLock::new(Head { first: ptr::null(), last: ptr::null(), len: 0 }) }
+    }
+
+    fn id(&self) -> *mut () {
+        (self as *const Self).cast_mut().cast()
+    }
+
+    /// Appends `item`; gives it back if it is already on a list.
+    pub fn push(&self, item: Arc<T>) -> core::result::Result<(), Arc<T>> {
+        let mut head = self.head.lock();
+        // INVARIANT: claiming the item by CAS makes us the only list touching its links.
+        if item.links().owner.compare_exchange(ptr::null_mut(), self.id(), Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(item);
+        }
+        let links = item.links().inner.get();
+        // SAFETY: we own the item's links (owner is us) and hold our lock; `head.last` is
+        // an item on this list, alive because the list holds a reference to it.
+        unsafe {
+            let raw = Arc::into_raw(item);
+            (*links).prev = head.last;
+            (*links).next = ptr::null();
+            if let Some(last) = head.last.as_ref() {
+                (*last.links().inner.get()).next = raw;
+            } else {
+                head.first = raw;
+            }
+            head.last = raw;
+        }
+        head.len += 1;
+        Ok(())
+    }
+
+    /// Unlinks `item` if it is on this list and returns the list's reference to it.
+    pub fn remove(&self, item: &T) -> Option<Arc<T>> {
+        let mut head = self.head.lock();
+        // SAFETY: we hold our lock; we only touch links of items whose owner is us.
+        unsafe { Self::unlink(&mut head, self.id(), item) }
+    }
+
+    /// Unlinks and returns the first item.
+    pub fn pop(&self) -> Option<Arc<T>> {
+        let mut head = self.head.lock();
+        // SAFETY: `first` is an item on this list, kept alive by the list's reference.
+        let first = unsafe { head.first.as_ref()? };
+        // SAFETY: we hold our lock.
+        unsafe { Self::unlink(&mut head, self.id(), first) }
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.head.lock().len
+    }
+
+    /// True if the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// # Safety
+    /// The caller holds this list's lock (`head` is its guard's content).
+    unsafe fn unlink(head: &mut Head<T>, id: *mut (), item: &T) -> Option<Arc<T>> {
+        // Only this list (under the lock we hold) can change the owner away from us.
+        if item.links().owner.load(Ordering::Acquire) != id {
+            return None;
+        }
+        let links = item.links().inner.get();
+        // SAFETY: the caller holds the lock of the list that owns the item; items on this
+        // list are alive because the list holds a reference to each.
+        unsafe {
+            let (prev, next) = ((*links).prev, (*links).next);
+            match prev.as_ref() {
+                Some(p) => (*p.links().inner.get()).next = next,
+                None => head.first = next,
+            }
+            match next.as_ref() {
+                Some(n) => (*n.links().inner.get()).prev = prev,
+                None => head.last = prev,
+            }
+            (*links).prev = ptr::null();
+            (*links).next = ptr::null();
+            head.len -= 1;
+            item.links().owner.store(ptr::null_mut(), Ordering::Release);
+            // The list's reference, created by `Arc::into_raw` in `push`.
+            Some(Arc::from_raw(item as *const T))
+        }
+    }
+}
+
+impl<T: HasLinks> Drop for ArcList<T> {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
+    }
+}
+
+impl<T: HasLinks> Default for ArcList<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,411 @@
+//! Kernel TCP sockets: [`TcpListener`], [`TcpStream`] and readiness callbacks
+//! ([`WatchedStream`]) that let a work item run only when a socket has something to do.
+
+use crate::error::{code::*, to_result, Result};
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+
+use core::marker::PhantomData;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// An IPv4 or IPv6 socket address (port in host byte order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketAddr {
+    /// IPv4 address octets and port.
+    V4([u8; 4], u16),
+    /// IPv6 address octets and port.
+    V6([u8; 16], u16),
+}
+
+impl SocketAddr {
+    /// `0.0.0.0:port`: every IPv4 address.
+    pub const fn any_v4(port: u16) -> Self {
+        SocketAddr::V4([0; 4], port)
+    }
+
+    fn family(&self) -> i32 {
+        match self {
+            SocketAddr::V4(..) => bindings::KMODS_AF_INET,
+            SocketAddr::V6(..) => bindings::KMODS_AF_INET6,
+        }
+    }
+}
+
+/// Storage for a C `sockaddr_in`/`sockaddr_in6`.
+#[repr(C)]
+union RawAddr {
+    v4: bindings::sockaddr_in,
+    v6: bindings::sockaddr_in6,
+}
+
+fn to_raw(addr: &SocketAddr) -> (RawAddr, i32) {
+    // SAFETY: both sockaddr types are plain data; zero is a valid value.
+    let mut raw: RawAddr = unsafe { core::mem::zeroed() };
+    match *addr {
+        SocketAddr::V4(ip, port) => {
+            raw.v4 = bindings::sockaddr_in {
+                sin_family: bindings::KMODS_AF_INET as u16,
+                sin_port: port.to_be(),
+                sin_addr: bindings::in_addr { s_addr: u32::from_ne_bytes(ip) },
+                ..Default::default()
+            };
+            (raw, core::mem::size_of::<bindings::sockaddr_in>() as i32)
+        }
+        SocketAddr::V6(ip, port) => {
+            let mut v6 = bindings::sockaddr_in6 {
+                sin6_family: bindings::KMODS_AF_INET6 as u16,
+                sin6_port: port.to_be(),
+                ..Default::default()
+            };
+            v6.sin6_addr.in6_u.u6_addr8 = ip;
+            raw.v6 = v6;
+            (raw, core::mem::size_of::<bindings::sockaddr_in6>() as i32)
+        }
+    }
+}
+
+/// Owns a `struct socket`; releases it on drop.
+///
+/// # Invariants
+/// `sock` is a live socket created by `sock_create_kern` or `kernel_accept`.
+struct Socket {
+    sock: *mut bindings::socket,
+}
+
+impl Socket {
+    fn sk(&self) -> *mut bindings::sock {
+        // SAFETY: `sock` is live (invariant); `sk` is set for created inet sockets.
+        unsafe { (*self.sock).sk }
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        // SAFETY: `sock` is live and released exactly once, here.
+        unsafe { bindings::sock_release(self.sock) };
+    }
+}
+
+// SAFETY: socket operations lock the socket internally; the pointer may move threads.
+unsafe impl Send for Socket {}
+// SAFETY: as above: concurrent kernel_sendmsg/recvmsg/shutdown are serialised by the
+// socket lock.
+unsafe impl Sync for Socket {}
+
+/// Options for [`TcpListener::try_new`].
+#[derive(Clone, Copy, Debug)]
+pub struct ListenOptions {
+    /// Connection backlog.
+    pub backlog: i32,
+    /// `SO_REUSEPORT`, so several listeners (or a restarted module) can share the port.
+    pub reuseport: bool,
+    /// `TCP_NODELAY` on the listener, inherited by accepted sockets.
+    pub nodelay: bool,
+}
+
+/// A listening kernel TCP socket.
+pub struct TcpListener {
+    sock: Socket,
+}
+
+impl TcpListener {
+    /// Creates a socket in the initial network namespace, binds it to `addr` and listens.
+    pub fn try_new(addr: SocketAddr, opts: ListenOptions) -> Result<Self> {
+        let mut sock = ptr::null_mut();
+        // SAFETY: `init_net` is the always-live initial namespace; `sock` receives a new
+        // socket on success.
+        to_result(unsafe {
+            bindings::sock_create_kern(
+                bindings::rust_helper_init_net(),
+                addr.family(),
+                bindings::SOCK_STREAM as i32,
+                bindings::KMODS_IPPROTO_TCP,
+                &mut sock,
+            )
+        })?;
+        // INVARIANT: sock_create_kern succeeded.
+        let listener = TcpListener { sock: Socket { sock } };
+        let sk = listener.sock.sk();
+        // SAFETY: `sk` belongs to our live, not yet shared socket.
+        unsafe {
+            bindings::sock_set_reuseaddr(sk);
+            if opts.reuseport {
+                bindings::sock_set_reuseport(sk);
+            }
+            if opts.nodelay {
+                bindings::tcp_sock_set_nodelay(sk);
+            }
+        }
+        let (mut raw, len) = to_raw(&addr);
+        // SAFETY: `raw` holds a sockaddr of `len` bytes for the socket's family.
+        to_result(unsafe { bindings::kernel_bind(sock, (&raw mut raw).cast(), len) })?;
+        // SAFETY: the socket is bound.
+        to_result(unsafe { bindings::kernel_listen(sock, opts.backlog) })?;
+        Ok(listener)
+    }
+
+    /// Accepts a connection; with `block` false returns `EAGAIN` when none is waiting.
+    /// A blocked accept returns an error once [`TcpListener::shutdown`] is called.
+    pub fn accept(&self, block: bool) -> Result<TcpStream> {
+        let mut new = ptr::null_mut();
+        let flags = if block { 0 } else { bindings::KMODS_O_NONBLOCK as i32 };
+        // SAFETY: the listener is live; `new` receives a new socket on success.
+        to_result(unsafe { bindings::kernel_accept(self.sock.sock, &mut new, flags) })?;
+        // INVARIANT: kernel_accept succeeded.
+        Ok(TcpStream { sock: Socket { sock: new } })
+    }
+
+    /// Stops listening; wakes a thread blocked in [`TcpListener::accept`].
+    pub fn shutdown(&self) {
+        // SAFETY: the listener is live.
+        unsafe { bindings::kernel_sock_shutdown(self.sock.sock, bindings::SHUT_RDWR) };
+    }
+}
+
+/// How to shut a stream down.
+#[derive(Clone, Copy, Debug)]
+pub enum Shutdown {
+    /// No more receiving.
+    Read = 0,
+    /// No more sending (sends FIN).
+    Write = 1,
+    /// Both.
+    Both = 2,
+}
+
+/// A connected kernel TCP socket.
+pub struct TcpStream {
+    sock: Socket,
+}
+
+const MAX_IOV: usize = 16;
+
+impl TcpStream {
+    /// Receives into `buf`; `Ok(0)` means the peer closed. Non-blocking reads return
+    /// `EAGAIN` when no data is waiting.
+    pub fn read(&self, buf: &mut [u8], block: bool) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr is plain data; all-zero means no name, no control data.
+        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+        let flags = if block { 0 } else { bindings::KMODS_MSG_DONTWAIT as i32 };
+        // SAFETY: `vec` describes `buf`, which outlives the call.
+        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock.sock, &mut msg, &mut vec, 1, buf.len(), flags) })?;
+        Ok(n as usize)
+    }
+
+    /// Sends from `buf`; returns how much was queued (maybe less than all). Non-blocking
+    /// sends return `EAGAIN` when the send buffer is full. Never raises SIGPIPE.
+    pub fn write(&self, buf: &[u8], block: bool) -> Result<usize> {
+        self.write_vectored(&[buf], block, false)
+    }
+
+    /// Sends several buffers in one call (scatter-gather); `more` hints that more data
+    /// follows (`MSG_MORE`), so the stack may wait to fill a segment.
+    pub fn write_vectored(&self, bufs: &[&[u8]], block: bool, more: bool) -> Result<usize> {
+        let mut vecs = [bindings::kvec { iov_base: ptr::null_mut(), iov_len: 0 }; MAX_IOV];
+        let mut count = 0;
+        let mut total = 0usize;
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            let Some(slot) = vecs.get_mut(count) else { break };
+            *slot = bindings::kvec { iov_base: b.as_ptr().cast_mut().cast(), iov_len: b.len() };
+            count += 1;
+            total += b.len();
+        }
+        if total == 0 {
+            return Ok(0);
+        }
+        // SAFETY: msghdr is plain data; all-zero means no name, no control data.
+        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+        let mut flags = bindings::KMODS_MSG_NOSIGNAL;
+        if !block {
+            flags |= bindings::KMODS_MSG_DONTWAIT;
+        }
+        if more {
+            flags |= bindings::KMODS_MSG_MORE;
+        }
+        msg.msg_flags = flags;
+        // SAFETY: each kvec describes a live slice borrowed for the call; kernel_sendmsg
+        // only reads them.
+        let n = to_result(unsafe { bindings::kernel_sendmsg(self.sock.sock, &mut msg, vecs.as_mut_ptr(), count, total) })?;
+        Ok(n as usize)
+    }
+
+    /// Shuts the connection down in one or both directions.
+    pub fn shutdown(&self, how: Shutdown) -> Result {
+        // SAFETY: the socket is live.
+        to_result(unsafe { bindings::kernel_sock_shutdown(self.sock.sock, how as u32) }).map(|_| ())
+    }
+
+    /// Disables Nagle's algorithm.
+    pub fn set_nodelay(&self) {
+        // SAFETY: the socket is live.
+        unsafe { bindings::tcp_sock_set_nodelay(self.sock.sk()) };
+    }
+
+    /// The TCP state (`TCP_ESTABLISHED`, `TCP_CLOSE_WAIT`, ...).
+    pub fn state(&self) -> i32 {
+        // SAFETY: the socket is live; the state is read with READ_ONCE.
+        unsafe { bindings::rust_helper_sk_state(self.sock.sk()) }
+    }
+}
+
+/// What a socket callback reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketEvent {
+    /// Data (or a FIN) arrived.
+    DataReady,
+    /// Send buffer space was freed.
+    WriteSpace,
+    /// The TCP state changed (peer closed, reset, ...).
+    StateChange,
+}
+
+/// Receives socket readiness callbacks.
+pub trait SocketEvents: Send + Sync + 'static {
+    /// Called in softirq (atomic) context with the socket's callback lock held: must not
+    /// sleep, allocate with GFP_KERNEL or take the socket lock. Typically queues work.
+    fn on_socket_event(this: &Arc<Self>, event: SocketEvent);
+}
+
+type SkCallback = Option<unsafe extern "C" fn(*mut bindings::sock)>;
+
+/// Installed as `sk_user_data` while a [`WatchedStream`] is watched.
+struct WatchData<T> {
+    target: Arc<T>,
+    data_ready: SkCallback,
+    write_space: SkCallback,
+    state_change: SkCallback,
+}
+
+/// A [`TcpStream`] whose readiness callbacks can be routed to a [`SocketEvents`] target.
+///
+/// # Invariants
+/// While `watching` is true, the socket's `sk_user_data` is a `Box<WatchData<T>>` leaked
+/// by `watch` and its callbacks are this module's trampolines; both are only changed under
+/// the socket's `sk_callback_lock`.
+pub struct WatchedStream<T: SocketEvents> {
+    stream: TcpStream,
+    watching: AtomicBool,
+    _p: PhantomData<T>,
+    _pin: UnsafeCell<()>,
+}
+
+// SAFETY: all state changes go through the socket's callback lock or atomics.
+unsafe impl<T: SocketEvents> Sync for WatchedStream<T> {}
+// SAFETY: as above.
+unsafe impl<T: SocketEvents> Send for WatchedStream<T> {}
+
+impl<T: SocketEvents> WatchedStream<T> {
+    /// Wraps a stream; callbacks are not routed until [`WatchedStream::watch`].
+    pub fn new(stream: TcpStream) -> Self {
+        Self { stream, watching: AtomicBool::new(false), _p: PhantomData, _pin: UnsafeCell::new(()) }
+    }
+
+    /// The stream, for reads and writes.
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+
+    /// Routes the socket's callbacks to `target` (which the socket keeps a reference to
+    /// until [`WatchedStream::unwatch`]). Fails with `EBUSY` if already watched.
+    pub fn watch(&self, target: Arc<T>) -> Result {
+        let data = Box::try_new(WatchData { target, data_ready: None, write_space: None, state_change: None })?;
+        if self.watching.compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return Err(EBUSY);
+        }
+        let sk = self.stream.sock.sk();
+        let raw = Box::into_raw(data);
+        // SAFETY: `sk` is live; we hold its callback lock while swapping the callbacks
+        // and user data (see the type's invariants); `raw` is a valid WatchData<T>.
+        unsafe {
+            bindings::rust_helper_sk_callback_write_lock_bh(sk);
+            (*raw).data_ready = (*sk).sk_data_ready;
+            (*raw).write_space = (*sk).sk_write_space;
+            (*raw).state_change = (*sk).sk_state_change;
+            bindings::rust_helper_set_sk_user_data(sk, raw.cast());
+            (*sk).sk_data_ready = Some(data_ready::<T>);
+            (*sk).sk_write_space = Some(write_space::<T>);
+            (*sk).sk_state_change = Some(state_change::<T>);
+            bindings::rust_helper_sk_callback_write_unlock_bh(sk);
+        }
+        Ok(())
+    }
+
+    /// Restores the original callbacks and drops the socket's reference to the target.
+    /// When it returns, no callback is running or will run for this stream. Idempotent.
+    pub fn unwatch(&self) {
+        if self.watching.compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            return;
+        }
+        let sk = self.stream.sock.sk();
+        // SAFETY: under the callback lock, nobody else uses the user data (callbacks hold
+        // the read side); we restore what `watch` saved and take back its Box.
+        let data = unsafe {
+            bindings::rust_helper_sk_callback_write_lock_bh(sk);
+            let raw = bindings::rust_helper_sk_user_data(sk).cast::<WatchData<T>>();
+            if !raw.is_null() {
+                (*sk).sk_data_ready = (*raw).data_ready;
+                (*sk).sk_write_space = (*raw).write_space;
+                (*sk).sk_state_change = (*raw).state_change;
+                bindings::rust_helper_set_sk_user_data(sk, ptr::null_mut());
+            }
+            bindings::rust_helper_sk_callback_write_unlock_bh(sk);
+            if raw.is_null() { None } else { Some(Box::from_raw(raw)) }
+        };
+        // Dropping the target reference here, in process context, is fine.
+        drop(data);
+    }
+}
+
+impl<T: SocketEvents> Drop for WatchedStream<T> {
+    fn drop(&mut self) {
+        self.unwatch();
+    }
+}
+
+/// Common body of the three trampolines.
+///
+/// # Safety
+/// Called by the network stack with a live `sk` whose callbacks we installed.
+unsafe fn dispatch<T: SocketEvents>(sk: *mut bindings::sock, event: SocketEvent) {
+    // SAFETY: the read lock keeps `unwatch` from freeing the user data under us; a null
+    // pointer means we were unwatched between the stack loading the callback and now,
+    // in which case the original callback was restored and there is nothing to chain.
+    unsafe {
+        bindings::rust_helper_sk_callback_read_lock_bh(sk);
+        let raw = bindings::rust_helper_sk_user_data(sk).cast::<WatchData<T>>();
+        if let Some(data) = raw.as_ref() {
+            let orig = match event {
+                SocketEvent::DataReady => data.data_ready,
+                SocketEvent::WriteSpace => data.write_space,
+                SocketEvent::StateChange => data.state_change,
+            };
+            if let Some(f) = orig {
+                f(sk);
+            }
+            T::on_socket_event(&data.target, event);
+        }
+        bindings::rust_helper_sk_callback_read_unlock_bh(sk);
+    }
+}
+
+unsafe extern "C" fn data_ready<T: SocketEvents>(sk: *mut bindings::sock) {
+    // SAFETY: installed by `watch` on this `sk`.
+    unsafe { dispatch::<T>(sk, SocketEvent::DataReady) }
+}
+
+unsafe extern "C" fn write_space<T: SocketEvents>(sk: *mut bindings::sock) {
+    // SAFETY: installed by `watch` on this `sk`.
+    unsafe { dispatch::<T>(sk, SocketEvent::WriteSpace) }
+}
+
+unsafe extern "C" fn state_change<T: SocketEvents>(sk: *mut bindings::sock) {
+    // SAFETY: installed by `watch` on this `sk`.
+    unsafe { dispatch::<T>(sk, SocketEvent::StateChange) }
+}
+
