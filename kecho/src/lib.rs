@@ -1,21 +1,58 @@
-//! kecho: a TCP echo server inside the kernel (bring-up version).
+//! kecho: a TCP echo server inside the kernel.
+//!
+//! Every byte a client sends comes back, binary-safe, until the client closes. Each
+//! connection is a work item on a CMWQ workqueue, run only when its socket is ready
+//! (see the `common` crate), so thousands of connections can be open at once.
 #![no_std]
 #![feature(used_with_arg)]
 
-use kernel::prelude::*;
+mod echo;
 
-struct Kecho;
+use common::{Server, ServerConfig};
+use kernel::net::SocketAddr;
+use kernel::prelude::*;
+use kernel::workqueue::QueueFlags;
+
+struct Kecho {
+    server: Server<echo::Echo>,
+}
 
 impl Module for Kecho {
     fn init() -> Result<Self> {
-        pr_info!("loaded, port {}", params::port.get());
-        Ok(Kecho)
+        let port = params::port.get();
+        let backlog = params::backlog.get();
+        let bench = params::bench.get();
+        if backlog <= 0 {
+            pr_err!("backlog must be positive (got {})", backlog);
+            return Err(EINVAL);
+        }
+        let queue_flags = if bench { QueueFlags::BOUND } else { QueueFlags::UNBOUND };
+        let config = ServerConfig {
+            queue_name: c"kecho_wq",
+            thread_name: c"kecho_accept",
+            addr: SocketAddr::any_v4(port),
+            backlog,
+            queue_flags,
+        };
+        let server = Server::start(config, echo::Echo::new()).inspect_err(|e| {
+            pr_err!("cannot listen on port {}: {:?}", port, e);
+        })?;
+        pr_info!(
+            "listening on port {} (backlog {}, {} workqueue)",
+            port,
+            backlog,
+            if bench { "bound per-CPU" } else { "unbound" }
+        );
+        Ok(Kecho { server })
     }
 }
 
 impl Drop for Kecho {
     fn drop(&mut self) {
-        pr_info!("unloaded");
+        let accepted = self.server.accepted();
+        let open = self.server.open_connections();
+        pr_info!("stopping: {} connection(s) served, {} still open", accepted, open);
+        // Dropping the server closes every connection and waits for every work item.
     }
 }
 
@@ -23,11 +60,11 @@ module! {
     type: Kecho,
     name: "kecho",
     author: "The kmods-rs developers",
-    description: "TCP echo server inside the kernel",
+    description: "TCP echo server inside the kernel (connections are CMWQ work items)",
     license: "Dual MIT/GPL",
     params: {
-        port: u16 { default: 12345, permissions: 0o444, description: "TCP port to listen on" },
+        port: u16 { default: 12345, permissions: 0o444, description: "TCP port to listen on (all IPv4 addresses)" },
         backlog: i32 { default: 128, permissions: 0o444, description: "Listen backlog" },
-        bench: bool { default: false, permissions: 0o444, description: "Use a bound (per-CPU) workqueue instead of the unbound one" },
+        bench: bool { default: false, permissions: 0o444, description: "0: unbound CMWQ workqueue; 1: bound per-CPU workqueue (locality, as the system queue)" },
     },
 }

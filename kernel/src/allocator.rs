@@ -50,3 +50,26 @@ unsafe impl GlobalAlloc for KernelAllocator {
 
 #[global_allocator]
 static ALLOCATOR: KernelAllocator = KernelAllocator;
+
+/// Allocates `value` in a new `Arc`; `ENOMEM` instead of a panic when memory is short.
+pub fn try_arc<T>(value: T) -> crate::error::Result<alloc::sync::Arc<T>> {
+    Ok(alloc::sync::Arc::try_new(value)?)
+}
+
+/// Allocates `value` in a new `Box`; `ENOMEM` instead of a panic when memory is short.
+pub fn try_box<T>(value: T) -> crate::error::Result<alloc::boxed::Box<T>> {
+    Ok(alloc::boxed::Box::try_new(value)?)
+}
+
+/// A vector of `len` copies of `value`, allocated fallibly.
+pub fn try_vec<T: Clone>(len: usize, value: T) -> crate::error::Result<alloc::vec::Vec<T>> {
+    let mut v = alloc::vec::Vec::new();
+    v.try_reserve_exact(len)?;
+    for _ in 0..len {
+        // Capacity was reserved above, so this cannot fail.
+        if v.push_within_capacity(value.clone()).is_err() {
+            return Err(crate::error::code::ENOMEM);
+        }
+    }
+    Ok(v)
+}

@@ -6,6 +6,7 @@
 //! generated for the kernel in `KDIR` (see the top-level Makefile).
 #![no_std]
 #![feature(allocator_api)]
+#![feature(vec_push_within_capacity)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

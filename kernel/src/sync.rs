@@ -70,3 +70,62 @@ impl<T> Drop for SpinLockGuard<'_, T> {
         unsafe { bindings::rust_helper_spin_unlock_bh(self.owner.lock.get()) };
     }
 }
+
+/// A cell that at most one thread can borrow at a time, without waiting: a second
+/// borrower gets `None`. Meant for per-connection state touched only by the connection's
+/// work item (which the workqueue never runs concurrently with itself), where the check
+/// costs one atomic operation and turns a broken assumption into a skipped run instead
+/// of a data race.
+pub struct TryLock<T> {
+    busy: core::sync::atomic::AtomicBool,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: `busy` hands out at most one guard at a time, so `T` is only accessed by one
+// thread at a time.
+unsafe impl<T: Send> Sync for TryLock<T> {}
+// SAFETY: moving the cell moves `T`.
+unsafe impl<T: Send> Send for TryLock<T> {}
+
+impl<T> TryLock<T> {
+    /// A new, unborrowed cell.
+    pub const fn new(data: T) -> Self {
+        Self { busy: core::sync::atomic::AtomicBool::new(false), data: UnsafeCell::new(data) }
+    }
+
+    /// Borrows the data, or returns `None` if it is borrowed elsewhere right now.
+    pub fn try_lock(&self) -> Option<TryLockGuard<'_, T>> {
+        use core::sync::atomic::Ordering;
+        if self.busy.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        // INVARIANT: `busy` stays set until the guard drops.
+        Some(TryLockGuard { owner: self })
+    }
+}
+
+/// Exclusive access to a [`TryLock`]'s data.
+pub struct TryLockGuard<'a, T> {
+    owner: &'a TryLock<T>,
+}
+
+impl<T> Deref for TryLockGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard is the only borrower (see `try_lock`).
+        unsafe { &*self.owner.data.get() }
+    }
+}
+
+impl<T> DerefMut for TryLockGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as above, and `&mut self` makes the reference unique.
+        unsafe { &mut *self.owner.data.get() }
+    }
+}
+
+impl<T> Drop for TryLockGuard<'_, T> {
+    fn drop(&mut self) {
+        self.owner.busy.store(false, core::sync::atomic::Ordering::Release);
+    }
+}

@@ -158,6 +158,12 @@ pub trait WorkItem: HasWork + Send + Sync + 'static {
 /// Implements [`HasWork`] for a struct with a `Work<Self>` field.
 #[macro_export]
 macro_rules! impl_work_item {
+    (impl<$($gp:ident : $bound:path),*> $ty:ty, $field:ident) => {
+        // SAFETY: offset_of! names the Work field of the type.
+        unsafe impl<$($gp: $bound),*> $crate::workqueue::HasWork for $ty {
+            const OFFSET: usize = core::mem::offset_of!($ty, $field);
+        }
+    };
     ($ty:ty, $field:ident) => {
         // SAFETY: offset_of! names the Work field of the type.
         unsafe impl $crate::workqueue::HasWork for $ty {

@@ -1,0 +1,288 @@
+//! [`Server`]: listener, accept thread, connection registry and per-connection work.
+
+use core::ffi::CStr;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use kernel::error::code::*;
+use kernel::kthread::{self, Thread};
+use kernel::list::{ArcList, HasLinks, Links};
+use kernel::net::{ListenOptions, Shutdown, SocketAddr, SocketEvent, SocketEvents, TcpListener, TcpStream, WatchedStream};
+use kernel::prelude::*;
+use kernel::sync::TryLock;
+use kernel::workqueue::{self, Queue, QueueFlags, Work, WorkItem};
+
+/// What a handler wants after serving a connection for a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing more to do until the socket reports readiness again.
+    Wait,
+    /// More work is ready but the handler's budget is spent: run again later, after
+    /// other connections had their turn.
+    Yield,
+    /// Close the connection.
+    Close,
+}
+
+/// The protocol side of a server (echo, HTTP, ...).
+pub trait Handler: Send + Sync + 'static {
+    /// Per-connection state, touched only by that connection's work item.
+    type State: Send + 'static;
+
+    /// Creates the state for a new connection.
+    fn new_state(&self) -> Result<Self::State>;
+
+    /// Serves the connection: non-blocking reads and writes on `stream` until they
+    /// would block (then [`Step::Wait`]), the budget is spent ([`Step::Yield`]) or the
+    /// connection is done ([`Step::Close`]). Runs in a worker (process context).
+    fn serve(&self, state: &mut Self::State, stream: &TcpStream) -> Step;
+
+    /// Called once per closed connection with its final state (for statistics).
+    fn closed(&self, _state: &mut Self::State) {}
+}
+
+/// How to set a [`Server`] up.
+pub struct ServerConfig {
+    /// Workqueue name (shown by workqueue tracing and `/sys/devices/virtual/workqueue`).
+    pub queue_name: &'static CStr,
+    /// Accept thread name (shown by `ps`).
+    pub thread_name: &'static CStr,
+    /// Address and port to listen on.
+    pub addr: SocketAddr,
+    /// Listen backlog.
+    pub backlog: i32,
+    /// Unbound (`WQ_UNBOUND`) or bound (per-CPU) workers.
+    pub queue_flags: QueueFlags,
+}
+
+/// State shared by the accept thread and all connections.
+///
+/// Lifetime: owned through `Arc`s by the [`Server`] and by every connection; the server
+/// drops the last reference only after every connection is gone (see [`Server::drop`]).
+struct Shared<H: Handler> {
+    handler: H,
+    queue: Queue,
+    conns: ArcList<Conn<H>>,
+    stopping: AtomicBool,
+    accepted: AtomicU64,
+    open: AtomicUsize,
+}
+
+/// One connection. Lifetime: referenced by the registry (until closed), by the socket's
+/// callback data (until unwatched at close) and by each queued instance of its work.
+struct Conn<H: Handler> {
+    work: Work<Conn<H>>,
+    links: Links<Conn<H>>,
+    stream: WatchedStream<Conn<H>>,
+    state: TryLock<H::State>,
+    closed: AtomicBool,
+    shared: Arc<Shared<H>>,
+}
+
+kernel::impl_work_item!(impl<H: Handler> Conn<H>, work);
+
+// SAFETY: `links` is always the same field.
+unsafe impl<H: Handler> HasLinks for Conn<H> {
+    fn links(&self) -> &Links<Self> {
+        &self.links
+    }
+}
+
+impl<H: Handler> SocketEvents for Conn<H> {
+    fn on_socket_event(this: &Arc<Self>, _event: SocketEvent) {
+        if this.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        // Already pending is fine: the queued run will see the new data too. The clone
+        // given back on failure is never the last reference (the socket's callback data
+        // holds one until unwatch, which waits for us), so dropping it here is safe.
+        let _ = this.shared.queue.enqueue(this.clone());
+    }
+}
+
+impl<H: Handler> WorkItem for Conn<H> {
+    fn run(this: Arc<Self>) {
+        if this.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let step = match this.state.try_lock() {
+            Some(mut state) => this.shared.handler.serve(&mut state, this.stream.stream()),
+            // The workqueue never runs one item concurrently with itself; if it somehow
+            // did, the running instance will see the socket's new state anyway.
+            None => Step::Wait,
+        };
+        match step {
+            Step::Wait => {}
+            Step::Yield => {
+                if !this.closed.load(Ordering::Acquire) {
+                    let _ = this.shared.queue.enqueue(this.clone());
+                }
+            }
+            Step::Close => Conn::close(&this),
+        }
+    }
+}
+
+impl<H: Handler> Conn<H> {
+    /// Closes the connection once: stops callbacks, shuts the socket down (waking the
+    /// peer) and leaves the registry. The socket is released when the last reference
+    /// (a queued work instance, or the caller's) goes away.
+    fn close(this: &Arc<Self>) {
+        if this.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        this.stream.unwatch();
+        let _ = this.stream.stream().shutdown(Shutdown::Both);
+        if let Some(mut state) = this.state.try_lock() {
+            this.shared.handler.closed(&mut state);
+        }
+        drop(this.shared.conns.remove(this));
+        this.shared.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A running server. Dropping it stops it: see [`Server::drop`].
+pub struct Server<H: Handler> {
+    shared: Arc<Shared<H>>,
+    listener: Arc<TcpListener>,
+    acceptor: Option<Thread>,
+}
+
+impl<H: Handler> Server<H> {
+    /// Listens on `config.addr` and starts accepting connections for `handler`.
+    pub fn start(config: ServerConfig, handler: H) -> Result<Self> {
+        let queue = Queue::try_new(config.queue_name, config.queue_flags, 0)?;
+        let listener = TcpListener::try_new(
+            config.addr,
+            ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true },
+        )?;
+        let listener = kernel::allocator::try_arc(listener)?;
+        let shared = kernel::allocator::try_arc(Shared {
+            handler,
+            queue,
+            conns: ArcList::new(),
+            stopping: AtomicBool::new(false),
+            accepted: AtomicU64::new(0),
+            open: AtomicUsize::new(0),
+        })?;
+        let (s, l) = (shared.clone(), listener.clone());
+        let acceptor = Thread::spawn(config.thread_name, move || accept_loop(s, l))?;
+        Ok(Server { shared, listener, acceptor: Some(acceptor) })
+    }
+
+    /// The handler, e.g. for statistics.
+    pub fn handler(&self) -> &H {
+        &self.shared.handler
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.shared.open.load(Ordering::Relaxed)
+    }
+}
+
+fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>) -> i32 {
+    let mut reported = false;
+    while !kthread::should_stop() && !shared.stopping.load(Ordering::Acquire) {
+        match listener.accept(true) {
+            Ok(stream) => {
+                if shared.stopping.load(Ordering::Acquire) {
+                    break;
+                }
+                if let Err(e) = add_connection(&shared, stream) {
+                    // The stream was dropped (closed) by add_connection; keep serving others.
+                    if !reported {
+                        pr_warn!("dropping a new connection: {:?}", e);
+                        reported = true;
+                    }
+                }
+            }
+            Err(e) if e == EAGAIN || e == EINTR || e == ERESTARTSYS || e == ECONNABORTED => {}
+            Err(e) => {
+                if shared.stopping.load(Ordering::Acquire) || kthread::should_stop() {
+                    break;
+                }
+                if !reported {
+                    pr_warn!("accept failed: {:?}", e);
+                    reported = true;
+                }
+                kernel::time::msleep(20);
+            }
+        }
+    }
+    // kthread_stop() requires the thread to still exist: wait for it.
+    while !kthread::should_stop() {
+        kernel::time::msleep(10);
+    }
+    0
+}
+
+fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream) -> Result {
+    stream.set_nodelay();
+    let state = shared.handler.new_state()?;
+    let conn = workqueue::new_work_item(Conn {
+        work: Work::new(),
+        links: Links::new(),
+        stream: WatchedStream::new(stream),
+        state: TryLock::new(state),
+        closed: AtomicBool::new(false),
+        shared: shared.clone(),
+    })?;
+    shared.accepted.fetch_add(1, Ordering::Relaxed);
+    shared.open.fetch_add(1, Ordering::Relaxed);
+    if let Err(c) = shared.conns.push(conn.clone()) {
+        // Unreachable (a new item is on no list); fail closed rather than leak.
+        drop(c);
+        Conn::close(&conn);
+        return Err(EINVAL);
+    }
+    if let Err(e) = conn.stream.watch(conn.clone()) {
+        Conn::close(&conn);
+        return Err(e);
+    }
+    // Data may have arrived before the callbacks were installed: serve once now.
+    let _ = shared.queue.enqueue(conn);
+    Ok(())
+}
+
+impl<H: Handler> Drop for Server<H> {
+    /// Stops the server: no new connections (listener shut down, accept thread joined),
+    /// every open connection closed, every work item finished, then everything freed.
+    /// Returns only when no code of the module can run on the server's behalf any more.
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        self.listener.shutdown();
+        if let Some(t) = self.acceptor.take() {
+            t.stop();
+        }
+        let mut closed = 0usize;
+        while let Some(conn) = self.shared.conns.pop() {
+            // `pop` took the registry's reference; close() would find it gone, which is
+            // fine: it only drops what it finds.
+            Conn::close(&conn);
+            closed += 1;
+        }
+        // Queued instances of closed connections run, see `closed` and drop their
+        // references; once only ours is left, nothing else refers to the shared state.
+        let mut waited_ms = 0u32;
+        loop {
+            self.shared.queue.flush();
+            if Arc::strong_count(&self.shared) == 1 {
+                break;
+            }
+            kernel::time::msleep(10);
+            waited_ms += 10;
+            if waited_ms % 5000 == 0 {
+                pr_warn!("still waiting for {} connection references", Arc::strong_count(&self.shared) - 1);
+            }
+        }
+        if closed > 0 {
+            pr_info!("closed {} open connection(s)", closed);
+        }
+        // The last reference to `shared` drops with `self`: destroy_workqueue runs here,
+        // in the rmmod thread, never inside a work item.
+    }
+}
