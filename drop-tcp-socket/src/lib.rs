@@ -1,2 +1,9 @@
-//! placeholder
+//! drop-tcp-socket: drops chosen TCP sockets (mainly TIME_WAIT) through
+//! `/proc/net/drop_tcp_sock`.
+//!
+//! Without the `kmod` feature this crate is only the write-format parser in
+//! [`tuple`], shared by the kernel module and the `droptw` user tool and
+//! testable on the host.
 #![cfg_attr(not(test), no_std)]
+
+pub mod tuple;
