@@ -1,2 +1,8 @@
-//! placeholder
+//! khttpd: an HTTP/1.1 file server inside the kernel.
+//!
+//! The protocol logic in [`http`] is plain `no_std`, allocation-free Rust so that it can
+//! be unit tested on the host; the kernel glue (feature `kmod`) owns sockets, files and
+//! buffers and calls into it.
 #![cfg_attr(not(test), no_std)]
+
+pub mod http;

@@ -1,0 +1,563 @@
+//! Response heads and the small built-in status pages.
+//!
+//! The status line always says HTTP/1.1 (a server sends its own version, RFC 9110
+//! §6.2); the caller picks a body framing the client understands: chunked only for
+//! HTTP/1.1 requests, [`Body::UntilClose`] for HTTP/1.0 (see [`Body::streaming`]).
+
+use super::compress::Encoding;
+use super::parser::Version;
+use super::{date, path, Full, Writer};
+
+/// Value of the Server header.
+pub const SERVER: &str = "khttpd-rs";
+/// Methods served, for the Allow header of 405 and 501.
+pub const ALLOW: &str = "GET, HEAD";
+
+/// The statuses khttpd sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusCode {
+    Ok,
+    MovedPermanently,
+    NotModified,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    ContentTooLarge,
+    UriTooLong,
+    RequestHeaderFieldsTooLarge,
+    InternalServerError,
+    NotImplemented,
+    ServiceUnavailable,
+    HttpVersionNotSupported,
+}
+
+const ALL_STATUSES: [StatusCode; 15] = [
+    StatusCode::Ok,
+    StatusCode::MovedPermanently,
+    StatusCode::NotModified,
+    StatusCode::BadRequest,
+    StatusCode::Forbidden,
+    StatusCode::NotFound,
+    StatusCode::MethodNotAllowed,
+    StatusCode::RequestTimeout,
+    StatusCode::ContentTooLarge,
+    StatusCode::UriTooLong,
+    StatusCode::RequestHeaderFieldsTooLarge,
+    StatusCode::InternalServerError,
+    StatusCode::NotImplemented,
+    StatusCode::ServiceUnavailable,
+    StatusCode::HttpVersionNotSupported,
+];
+
+impl StatusCode {
+    pub fn code(self) -> u16 {
+        match self {
+            StatusCode::Ok => 200,
+            StatusCode::MovedPermanently => 301,
+            StatusCode::NotModified => 304,
+            StatusCode::BadRequest => 400,
+            StatusCode::Forbidden => 403,
+            StatusCode::NotFound => 404,
+            StatusCode::MethodNotAllowed => 405,
+            StatusCode::RequestTimeout => 408,
+            StatusCode::ContentTooLarge => 413,
+            StatusCode::UriTooLong => 414,
+            StatusCode::RequestHeaderFieldsTooLarge => 431,
+            StatusCode::InternalServerError => 500,
+            StatusCode::NotImplemented => 501,
+            StatusCode::ServiceUnavailable => 503,
+            StatusCode::HttpVersionNotSupported => 505,
+        }
+    }
+
+    /// Reason phrase as registered by RFC 9110 / RFC 6585.
+    pub fn reason(self) -> &'static str {
+        match self {
+            StatusCode::Ok => "OK",
+            StatusCode::MovedPermanently => "Moved Permanently",
+            StatusCode::NotModified => "Not Modified",
+            StatusCode::BadRequest => "Bad Request",
+            StatusCode::Forbidden => "Forbidden",
+            StatusCode::NotFound => "Not Found",
+            StatusCode::MethodNotAllowed => "Method Not Allowed",
+            StatusCode::RequestTimeout => "Request Timeout",
+            StatusCode::ContentTooLarge => "Content Too Large",
+            StatusCode::UriTooLong => "URI Too Long",
+            StatusCode::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
+            StatusCode::InternalServerError => "Internal Server Error",
+            StatusCode::NotImplemented => "Not Implemented",
+            StatusCode::ServiceUnavailable => "Service Unavailable",
+            StatusCode::HttpVersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<StatusCode> {
+        ALL_STATUSES.iter().copied().find(|s| s.code() == code)
+    }
+
+    /// Statuses after which the connection is always closed: the request stream could
+    /// not be framed (400, 413, 414, 431, 505), the client was too slow (408), or the
+    /// server is in trouble (500, 503).
+    pub fn closes_connection(self) -> bool {
+        matches!(
+            self,
+            StatusCode::BadRequest
+                | StatusCode::RequestTimeout
+                | StatusCode::ContentTooLarge
+                | StatusCode::UriTooLong
+                | StatusCode::RequestHeaderFieldsTooLarge
+                | StatusCode::InternalServerError
+                | StatusCode::ServiceUnavailable
+                | StatusCode::HttpVersionNotSupported
+        )
+    }
+
+    /// 405 and 501 list the methods we do serve.
+    pub fn needs_allow(self) -> bool {
+        matches!(self, StatusCode::MethodNotAllowed | StatusCode::NotImplemented)
+    }
+}
+
+/// How the body that follows the head is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `Content-Length: n` (for HEAD: the length a GET would have).
+    Length(u64),
+    /// `Transfer-Encoding: chunked`; HTTP/1.1 clients only.
+    Chunked,
+    /// No length; the body ends when the connection closes (forces `Connection: close`).
+    UntilClose,
+    /// No body and no length header (304).
+    None,
+}
+
+impl Body {
+    /// Framing for a body of unknown length: chunked for HTTP/1.1, until-close for 1.0.
+    pub fn streaming(version: Version) -> Body {
+        match version {
+            Version::Http11 => Body::Chunked,
+            Version::Http10 => Body::UntilClose,
+        }
+    }
+}
+
+/// Everything a response head may say. Build with [`Head::new`], adjust fields, then
+/// [`write_head`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head<'a> {
+    pub status: StatusCode,
+    /// Current time for the Date header (unix seconds); `None` omits it.
+    pub date: Option<i64>,
+    pub content_type: Option<&'a str>,
+    pub body: Body,
+    pub last_modified: Option<i64>,
+    /// Content-Encoding; anything but identity also adds `Vary: Accept-Encoding`.
+    pub encoding: Encoding,
+    /// Send `Vary: Accept-Encoding` even for identity (the response could have been
+    /// compressed for another client).
+    pub vary_accept_encoding: bool,
+    /// Whether the caller wants to keep the connection; see [`Head::keeps_alive`].
+    pub keep_alive: bool,
+    /// For redirects to a directory: its decoded relative path (as from
+    /// [`path::resolve`]); written as `Location: /seg/ments/`, each segment
+    /// percent-encoded, so it can never point to another host.
+    pub location_dir: Option<&'a [u8]>,
+}
+
+impl<'a> Head<'a> {
+    pub fn new(status: StatusCode, body: Body) -> Self {
+        Head {
+            status,
+            date: None,
+            content_type: None,
+            body,
+            last_modified: None,
+            encoding: Encoding::Identity,
+            vary_accept_encoding: false,
+            keep_alive: false,
+            location_dir: None,
+        }
+    }
+
+    /// Whether the connection stays open after this response: the caller's wish,
+    /// unless the status or an until-close body forbids it. Close the connection when
+    /// this is false.
+    pub fn keeps_alive(&self) -> bool {
+        self.keep_alive && !self.status.closes_connection() && self.body != Body::UntilClose
+    }
+}
+
+/// Writes the status line, headers and the empty line; on [`Full`] nothing is written.
+pub fn write_head(head: &Head<'_>, w: &mut Writer<'_>) -> Result<(), Full> {
+    let mark = w.mark();
+    let res = write_head_inner(head, w);
+    if res.is_err() {
+        w.rollback(mark);
+    }
+    res
+}
+
+fn write_head_inner(head: &Head<'_>, w: &mut Writer<'_>) -> Result<(), Full> {
+    w.push(b"HTTP/1.1 ")?;
+    w.dec(u64::from(head.status.code()))?;
+    w.byte(b' ')?;
+    w.push_str(head.status.reason())?;
+    w.push(b"\r\n")?;
+    if let Some(now) = head.date {
+        w.push(b"Date: ")?;
+        date::write_imf_fixdate(now, w)?;
+        w.push(b"\r\n")?;
+    }
+    w.push(b"Server: ")?;
+    w.push_str(SERVER)?;
+    w.push(b"\r\n")?;
+    if let Some(ct) = head.content_type {
+        w.push(b"Content-Type: ")?;
+        push_header_value(ct.as_bytes(), w)?;
+        w.push(b"\r\n")?;
+    }
+    if let Some(coding) = head.encoding.content_coding() {
+        w.push(b"Content-Encoding: ")?;
+        w.push_str(coding)?;
+        w.push(b"\r\n")?;
+    }
+    if head.encoding != Encoding::Identity || head.vary_accept_encoding {
+        w.push(b"Vary: Accept-Encoding\r\n")?;
+    }
+    if let Some(t) = head.last_modified {
+        w.push(b"Last-Modified: ")?;
+        date::write_imf_fixdate(t, w)?;
+        w.push(b"\r\n")?;
+    }
+    match head.body {
+        Body::Length(n) => {
+            w.push(b"Content-Length: ")?;
+            w.dec(n)?;
+            w.push(b"\r\n")?;
+        }
+        Body::Chunked => w.push(b"Transfer-Encoding: chunked\r\n")?,
+        Body::UntilClose | Body::None => {}
+    }
+    if let Some(dir) = head.location_dir {
+        w.push(b"Location: /")?;
+        let mut first = true;
+        for seg in dir.split(|&b| b == b'/').filter(|s| !s.is_empty()) {
+            if !first {
+                w.byte(b'/')?;
+            }
+            first = false;
+            path::encode_path_segment(seg, w)?;
+        }
+        if !first {
+            w.byte(b'/')?;
+        }
+        w.push(b"\r\n")?;
+    }
+    if head.status.needs_allow() {
+        w.push(b"Allow: ")?;
+        w.push_str(ALLOW)?;
+        w.push(b"\r\n")?;
+    }
+    if head.keeps_alive() {
+        w.push(b"Connection: keep-alive\r\n")?;
+    } else {
+        w.push(b"Connection: close\r\n")?;
+    }
+    w.push(b"\r\n")
+}
+
+/// Copies a caller-supplied header value, dropping control characters so that a bad
+/// value can never end the header early.
+fn push_header_value(v: &[u8], w: &mut Writer<'_>) -> Result<(), Full> {
+    for part in v.split(|&b| b < 0x20 || b == 0x7f) {
+        w.push(part)?;
+    }
+    Ok(())
+}
+
+const PAGE_START: &[u8] = b"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
+const PAGE_MIDDLE: &[u8] = b"</title></head>\n<body><h1>";
+const PAGE_END: &[u8] = b"</h1><hr><address>khttpd-rs</address></body></html>\n";
+
+/// Length of the built-in page body for `status`.
+fn page_len(status: StatusCode) -> u64 {
+    // "404" + " " + reason, twice.
+    let title = 4 + status.reason().len();
+    (PAGE_START.len() + PAGE_MIDDLE.len() + PAGE_END.len() + 2 * title) as u64
+}
+
+fn write_page_title(status: StatusCode, w: &mut Writer<'_>) -> Result<(), Full> {
+    w.dec(u64::from(status.code()))?;
+    w.byte(b' ')?;
+    w.push_str(status.reason())
+}
+
+fn write_page(head: &Head<'_>, head_only: bool, w: &mut Writer<'_>) -> Result<bool, Full> {
+    let mark = w.mark();
+    let res = (|| {
+        write_head_inner(head, w)?;
+        if !head_only {
+            w.push(PAGE_START)?;
+            write_page_title(head.status, w)?;
+            w.push(PAGE_MIDDLE)?;
+            write_page_title(head.status, w)?;
+            w.push(PAGE_END)?;
+        }
+        Ok(head.keeps_alive())
+    })();
+    if res.is_err() {
+        w.rollback(mark);
+    }
+    res
+}
+
+/// Writes a complete response for `status` with a small HTML body (head only when
+/// `head_only`, e.g. for HEAD requests). 405/501 get an Allow header, and statuses that
+/// [close the connection](StatusCode::closes_connection) say so. Returns whether the
+/// connection stays open. Atomic like every write here.
+pub fn write_status_page(
+    status: StatusCode,
+    keep_alive: bool,
+    now: Option<i64>,
+    head_only: bool,
+    w: &mut Writer<'_>,
+) -> Result<bool, Full> {
+    let mut head = Head::new(status, Body::Length(page_len(status)));
+    head.date = now;
+    head.content_type = Some(super::mime::HTML_TYPE);
+    head.keep_alive = keep_alive;
+    write_page(&head, head_only, w)
+}
+
+/// Writes a 301 to the directory `dir` with a trailing slash, for a request naming a
+/// directory without one (relative links in its listing need the slash). `dir` is the
+/// decoded relative path from [`path::resolve`]. Returns whether the connection stays
+/// open.
+pub fn write_redirect_to_dir(
+    dir: &[u8],
+    keep_alive: bool,
+    now: Option<i64>,
+    head_only: bool,
+    w: &mut Writer<'_>,
+) -> Result<bool, Full> {
+    let status = StatusCode::MovedPermanently;
+    let mut head = Head::new(status, Body::Length(page_len(status)));
+    head.date = now;
+    head.content_type = Some(super::mime::HTML_TYPE);
+    head.keep_alive = keep_alive;
+    head.location_dir = Some(dir);
+    write_page(&head, head_only, w)
+}
+
+/// Whether a GET for a file modified at `mtime` may be answered with 304, given the
+/// request's If-Modified-Since (already parsed to unix seconds). HTTP dates have
+/// one-second resolution, so sub-second mtimes must be truncated by the caller.
+pub fn not_modified(mtime: i64, if_modified_since: Option<i64>) -> bool {
+    if_modified_since.is_some_and(|ims| mtime <= ims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head_text(head: &Head<'_>) -> String {
+        let mut buf = [0u8; 1024];
+        let mut w = Writer::new(&mut buf);
+        write_head(head, &mut w).unwrap();
+        String::from_utf8(w.written().to_vec()).unwrap()
+    }
+
+    fn page(status: StatusCode, keep_alive: bool, head_only: bool) -> (String, bool) {
+        let mut buf = [0u8; 1024];
+        let mut w = Writer::new(&mut buf);
+        let ka = write_status_page(status, keep_alive, Some(784_111_777), head_only, &mut w).unwrap();
+        (String::from_utf8(w.written().to_vec()).unwrap(), ka)
+    }
+
+    #[test]
+    fn status_codes_and_reasons() {
+        let expected = [
+            (200, "OK"),
+            (301, "Moved Permanently"),
+            (304, "Not Modified"),
+            (400, "Bad Request"),
+            (403, "Forbidden"),
+            (404, "Not Found"),
+            (405, "Method Not Allowed"),
+            (408, "Request Timeout"),
+            (413, "Content Too Large"),
+            (414, "URI Too Long"),
+            (431, "Request Header Fields Too Large"),
+            (500, "Internal Server Error"),
+            (501, "Not Implemented"),
+            (503, "Service Unavailable"),
+            (505, "HTTP Version Not Supported"),
+        ];
+        for (code, reason) in expected {
+            let s = StatusCode::from_code(code).unwrap();
+            assert_eq!(s.code(), code);
+            assert_eq!(s.reason(), reason);
+        }
+        assert_eq!(StatusCode::from_code(418), None);
+        assert_eq!(ALL_STATUSES.len(), expected.len());
+    }
+
+    #[test]
+    fn full_200_head() {
+        let mut h = Head::new(StatusCode::Ok, Body::Length(1234));
+        h.date = Some(784_111_777);
+        h.content_type = Some("text/html; charset=utf-8");
+        h.last_modified = Some(0);
+        h.keep_alive = true;
+        assert!(h.keeps_alive());
+        assert_eq!(
+            head_text(&h),
+            "HTTP/1.1 200 OK\r\n\
+             Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
+             Server: khttpd-rs\r\n\
+             Content-Type: text/html; charset=utf-8\r\n\
+             Last-Modified: Thu, 01 Jan 1970 00:00:00 GMT\r\n\
+             Content-Length: 1234\r\n\
+             Connection: keep-alive\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn compressed_chunked_head() {
+        let mut h = Head::new(StatusCode::Ok, Body::Chunked);
+        h.content_type = Some("text/css; charset=utf-8");
+        h.encoding = Encoding::Gzip;
+        h.keep_alive = true;
+        let t = head_text(&h);
+        assert_eq!(
+            t,
+            "HTTP/1.1 200 OK\r\nServer: khttpd-rs\r\nContent-Type: text/css; charset=utf-8\r\n\
+             Content-Encoding: gzip\r\nVary: Accept-Encoding\r\nTransfer-Encoding: chunked\r\n\
+             Connection: keep-alive\r\n\r\n"
+        );
+        h.encoding = Encoding::Deflate;
+        assert!(head_text(&h).contains("Content-Encoding: deflate\r\nVary: Accept-Encoding\r\n"));
+        h.encoding = Encoding::Identity;
+        assert!(!head_text(&h).contains("Vary"));
+        h.vary_accept_encoding = true;
+        assert!(head_text(&h).contains("Vary: Accept-Encoding\r\n"));
+        assert!(!head_text(&h).contains("Content-Encoding"));
+    }
+
+    #[test]
+    fn until_close_and_304() {
+        let mut h = Head::new(StatusCode::Ok, Body::streaming(Version::Http10));
+        h.keep_alive = true;
+        assert!(!h.keeps_alive());
+        let t = head_text(&h);
+        assert!(t.ends_with("Connection: close\r\n\r\n"));
+        assert!(!t.contains("Content-Length") && !t.contains("Transfer-Encoding"));
+        assert_eq!(Body::streaming(Version::Http11), Body::Chunked);
+
+        let mut h = Head::new(StatusCode::NotModified, Body::None);
+        h.keep_alive = true;
+        h.last_modified = Some(784_111_777);
+        let t = head_text(&h);
+        assert!(t.starts_with("HTTP/1.1 304 Not Modified\r\n"));
+        assert!(!t.contains("Content-Length"));
+        assert!(t.contains("Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+        assert!(t.ends_with("Connection: keep-alive\r\n\r\n"));
+    }
+
+    #[test]
+    fn header_values_cannot_inject_lines() {
+        let mut h = Head::new(StatusCode::Ok, Body::Length(0));
+        h.content_type = Some("text/plain\r\nSet-Cookie: x=1");
+        let t = head_text(&h);
+        assert!(t.contains("Content-Type: text/plainSet-Cookie: x=1\r\n"));
+        assert_eq!(t.matches("\r\n").count(), 6);
+    }
+
+    #[test]
+    fn status_pages() {
+        for s in ALL_STATUSES {
+            let (text, ka) = page(s, true, false);
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            let title = format!("{} {}", s.code(), s.reason());
+            assert!(head.starts_with(&format!("HTTP/1.1 {title}\r\n")));
+            assert!(head.contains("Content-Type: text/html; charset=utf-8"));
+            assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
+            assert!(body.contains(&format!("<title>{title}</title>")));
+            assert!(body.contains(&format!("<h1>{title}</h1>")));
+            assert!(body.contains("<meta charset=\"utf-8\">"));
+            assert_eq!(head.contains("Allow: GET, HEAD"), s.needs_allow());
+            assert_eq!(ka, !s.closes_connection());
+            assert_eq!(head.ends_with("Connection: keep-alive"), ka);
+            assert!(head.contains("Date: Sun, 06 Nov 1994 08:49:37 GMT"));
+            // HEAD: same head, no body.
+            let (head_only, _) = page(s, true, true);
+            assert_eq!(head_only, format!("{head}\r\n\r\n"));
+        }
+        let (t, ka) = page(StatusCode::NotFound, false, false);
+        assert!(!ka);
+        assert!(t.contains("Connection: close"));
+        for s in [400, 408, 413, 414, 431, 500, 503, 505] {
+            assert!(StatusCode::from_code(s).unwrap().closes_connection());
+        }
+        for s in [200, 301, 304, 403, 404, 405, 501] {
+            assert!(!StatusCode::from_code(s).unwrap().closes_connection());
+        }
+    }
+
+    #[test]
+    fn redirect_to_dir_is_local_and_encoded() {
+        let mut buf = [0u8; 1024];
+        let mut w = Writer::new(&mut buf);
+        let ka = write_redirect_to_dir(b"a b/caf\xc3\xa9", true, None, false, &mut w).unwrap();
+        assert!(ka);
+        let t = String::from_utf8(w.written().to_vec()).unwrap();
+        assert!(t.starts_with("HTTP/1.1 301 Moved Permanently\r\n"));
+        assert!(t.contains("Location: /a%20b/caf%C3%A9/\r\n"), "{t}");
+        // Even odd input cannot produce a protocol-relative or external location.
+        for dir in [&b"/evil.com"[..], b"//evil.com", b"evil.com\r\nX: y", b"http://x"] {
+            let mut buf = [0u8; 1024];
+            let mut w = Writer::new(&mut buf);
+            write_redirect_to_dir(dir, true, None, true, &mut w).unwrap();
+            let t = String::from_utf8(w.written().to_vec()).unwrap();
+            let loc = t.lines().find(|l| l.starts_with("Location: ")).unwrap();
+            assert!(loc.starts_with("Location: /") && !loc.starts_with("Location: //"), "{loc}");
+            assert_eq!(loc.matches(':').count(), 1, "{loc}");
+            assert_eq!(t.matches("\r\n").count(), 7, "{t}");
+        }
+        let mut buf = [0u8; 1024];
+        let mut w = Writer::new(&mut buf);
+        write_redirect_to_dir(b"", true, None, true, &mut w).unwrap();
+        assert!(String::from_utf8_lossy(w.written()).contains("Location: /\r\n"));
+    }
+
+    #[test]
+    fn writes_are_atomic() {
+        let mut h = Head::new(StatusCode::Ok, Body::Length(1));
+        h.date = Some(0);
+        let full = head_text(&h);
+        for cap in 0..full.len() {
+            let mut buf = vec![0u8; cap + 3];
+            let mut w = Writer::new(&mut buf);
+            w.push(b"abc").unwrap();
+            assert_eq!(write_head(&h, &mut w), Err(Full));
+            assert_eq!(w.written(), b"abc");
+        }
+        let (page_text, _) = page(StatusCode::NotFound, true, false);
+        for cap in [0, 10, page_text.len() - 1] {
+            let mut buf = vec![0u8; cap];
+            let mut w = Writer::new(&mut buf);
+            assert_eq!(write_status_page(StatusCode::NotFound, true, Some(784_111_777), false, &mut w), Err(Full));
+            assert!(w.is_empty());
+        }
+    }
+
+    #[test]
+    fn conditional_get() {
+        assert!(not_modified(100, Some(100)));
+        assert!(not_modified(99, Some(100)));
+        assert!(!not_modified(101, Some(100)));
+        assert!(!not_modified(100, None));
+    }
+}

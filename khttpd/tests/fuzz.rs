@@ -1,0 +1,455 @@
+//! Fuzz-style robustness tests: random and mutated inputs for every entry point that
+//! sees network data or caller data. The library must never panic (the tests run with
+//! overflow checks on), and its results must satisfy basic invariants.
+//!
+//! Deterministic: a fixed-seed PRNG, so a failure reproduces.
+
+use khttpd::http::compress::{negotiate, AcceptEncoding, Encoding, Framing};
+use khttpd::http::html::{self, Entry, Listing};
+use khttpd::http::parser::{self, Status};
+use khttpd::http::path;
+use khttpd::http::response::{self, Body, Head, StatusCode};
+use khttpd::http::timer::{Slot, TimerHeap};
+use khttpd::http::{chunked, date, mime, Writer};
+
+/// xorshift64* — small, fast, good enough to drive mutations.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+    fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+    fn bytes(&mut self, max_len: usize) -> Vec<u8> {
+        let len = self.below(max_len + 1);
+        (0..len).map(|_| self.byte()).collect()
+    }
+    /// Bytes biased towards the ones that matter to HTTP parsers.
+    fn byte(&mut self) -> u8 {
+        const INTERESTING: &[u8] = b"\r\n \t:/%.?#\\\x00\x7f\xff\xc3\xa9,;=\"'<>&0123456789aAfFgG";
+        if self.chance(2) {
+            *self.pick(INTERESTING)
+        } else {
+            self.next() as u8
+        }
+    }
+    /// A random sample with random edits.
+    fn mutate_one(&mut self, samples: &[&[u8]]) -> Vec<u8> {
+        let base = *self.pick(samples);
+        self.mutate(base)
+    }
+    /// Applies a few random edits.
+    fn mutate(&mut self, input: &[u8]) -> Vec<u8> {
+        let mut v = input.to_vec();
+        for _ in 0..=self.below(4) {
+            let at = self.below(v.len() + 1);
+            match self.below(6) {
+                0 if at < v.len() => v[at] = self.byte(),
+                1 => v.insert(at, self.byte()),
+                2 if at < v.len() => {
+                    v.remove(at);
+                }
+                3 => v.truncate(at),
+                4 => {
+                    // Duplicate a slice (repeats headers, escapes, separators).
+                    let len = self.below(16);
+                    let end = (at + len).min(v.len());
+                    let piece = v[at..end].to_vec();
+                    let to = self.below(v.len() + 1);
+                    v.splice(to..to, piece);
+                }
+                _ => {
+                    let b = self.byte();
+                    let n = self.below(8);
+                    v.splice(at..at, std::iter::repeat(b).take(n));
+                }
+            }
+        }
+        v
+    }
+}
+
+const SEED: u64 = 0x1234_5678_9ABC_DEF1;
+
+const REQUESTS: &[&[u8]] = &[
+    b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    b"GET /a/b%20c.html?x=1 HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip;q=0.5, deflate, *;q=0\r\nConnection: keep-alive, Upgrade\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n",
+    b"HEAD /x HTTP/1.0\nConnection: keep-alive\n\n",
+    b"\r\nGET http://host/%2e%2e/x HTTP/1.1\r\nHost: host\r\nContent-Length: 0\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n",
+    b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+    b"GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+];
+
+/// Checks what a successful parse promises.
+fn check_request(buf: &[u8], req: &parser::Request<'_>, consumed: usize) {
+    assert!(consumed > 0 && consumed <= buf.len());
+    let range = buf.as_ptr_range();
+    let inside = |s: &[u8]| {
+        let r = s.as_ptr_range();
+        s.is_empty() || (r.start >= range.start && r.end <= range.end)
+    };
+    assert!(inside(req.target()));
+    assert!(!req.target().is_empty());
+    assert!(req.header_count() <= parser::MAX_HEADERS);
+    for (n, v) in req.headers() {
+        assert!(inside(n) && inside(v));
+        assert!(!n.is_empty());
+        assert!(!v.contains(&b'\r') && !v.contains(&b'\n'));
+    }
+    let _ = req.if_modified_since_time();
+    let _ = negotiate(req.accept_encoding(), true);
+    let _ = req.method().rejection();
+    // Every strict prefix of a complete request is merely incomplete: early
+    // rejection never refuses what would have been valid.
+    for cut in [0, consumed / 3, consumed / 2, consumed - 1] {
+        assert_eq!(parser::parse(&buf[..cut]), Ok(Status::Partial));
+    }
+}
+
+fn run_parse(buf: &[u8]) {
+    let mut off = 0;
+    // Pipelined: keep parsing what follows each complete request.
+    for _ in 0..8 {
+        match parser::parse(&buf[off..]) {
+            Ok(Status::Complete(req, n)) => {
+                check_request(&buf[off..], &req, n);
+                off += n;
+            }
+            Ok(Status::Partial) => break,
+            Err(e) => {
+                let _ = e.status();
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn parser_never_panics() {
+    let mut rng = Rng(SEED);
+    for _ in 0..20_000 {
+        let buf = rng.bytes(200);
+        run_parse(&buf);
+    }
+    for _ in 0..30_000 {
+        let buf = rng.mutate_one(REQUESTS);
+        run_parse(&buf);
+    }
+    // Large inputs around the limits.
+    for _ in 0..40 {
+        let mut buf = b"GET /".to_vec();
+        let n = rng.below(30_000);
+        buf.extend((0..n).map(|_| if rng.chance(300) { b'\n' } else { b'a' }));
+        run_parse(&buf);
+        let mut buf = b"GET / HTTP/1.1\r\nHost: h\r\n".to_vec();
+        for _ in 0..rng.below(60) {
+            buf.extend_from_slice(b"X: ");
+            buf.extend(std::iter::repeat(b'v').take(rng.below(2000)));
+            buf.extend_from_slice(if rng.chance(2) { b"\r\n" } else { b"\n" });
+        }
+        if rng.chance(2) {
+            buf.extend_from_slice(b"\r\n");
+        }
+        run_parse(&buf);
+    }
+}
+
+#[test]
+fn parser_byte_by_byte_agrees_with_one_shot() {
+    let mut rng = Rng(SEED ^ 1);
+    for _ in 0..300 {
+        let buf = rng.mutate_one(REQUESTS);
+        let whole = parser::parse(&buf);
+        // Feeding the same bytes one at a time: the first non-Partial answer must be
+        // the same as parsing everything at once, unless it came from a prefix error.
+        let mut first = None;
+        for end in 0..=buf.len() {
+            let r = parser::parse(&buf[..end]);
+            if r != Ok(Status::Partial) {
+                first = Some((end, r));
+                break;
+            }
+        }
+        match (first, &whole) {
+            (None, w) => assert_eq!(*w, Ok(Status::Partial)),
+            (Some((_, Ok(Status::Complete(_, n1)))), Ok(Status::Complete(_, n2))) => assert_eq!(n1, *n2),
+            (Some((_, Err(_))), Err(_)) => {}
+            (Some((end, r)), w) => panic!("prefix {end} gave {r:?}, whole gave {w:?}"),
+        }
+    }
+}
+
+const TARGETS: &[&[u8]] = &[
+    b"/",
+    b"/a/b/c.html",
+    b"/%2e%2e/%2E%2e/x",
+    b"/%252e%252e/",
+    b"/..%2f..%5c",
+    b"http://host/x?y#z",
+    b"/caf%C3%A9//dir/",
+    b"/a%00b",
+];
+
+fn check_path(target: &[u8]) {
+    let mut out = vec![0u8; 1 + target.len() % 300];
+    match path::resolve(target, &mut out) {
+        Ok(r) => {
+            assert!(r.rel.len() <= path::MAX_PATH);
+            assert!(!r.rel.starts_with(b"/") && !r.rel.ends_with(b"/"));
+            assert!(!r.rel.contains(&0) && !r.rel.contains(&b'\\'));
+            assert!(r.rel.iter().all(|&b| b >= 0x20 && b != 0x7f));
+            let segs: Vec<&[u8]> = r.rel.split(|&b| b == b'/').collect();
+            if !r.rel.is_empty() {
+                assert!(segs.len() <= path::MAX_SEGMENTS);
+                for s in segs {
+                    assert!(!s.is_empty() && s != b"." && s != b"..");
+                    assert!(s.len() <= path::MAX_SEGMENT);
+                }
+            }
+        }
+        Err(e) => {
+            let code = e.status().code();
+            assert!(code == 400 || code == 414);
+        }
+    }
+    let _ = path::path_part(target);
+    let mut dec = vec![0u8; target.len() % 50];
+    let _ = path::percent_decode(target, &mut dec);
+    let mut buf = vec![0u8; target.len() % 40];
+    let mut w = Writer::new(&mut buf);
+    if path::encode_path_segment(target, &mut w).is_ok() {
+        assert!(w.written().iter().all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(b)));
+    }
+}
+
+#[test]
+fn path_never_panics() {
+    let mut rng = Rng(SEED ^ 2);
+    for _ in 0..20_000 {
+        check_path(&rng.bytes(100));
+    }
+    for _ in 0..40_000 {
+        let t = rng.mutate_one(TARGETS);
+        check_path(&t);
+    }
+}
+
+#[test]
+fn dates_never_panic() {
+    let mut rng = Rng(SEED ^ 3);
+    let samples: &[&[u8]] = &[
+        b"Sun, 06 Nov 1994 08:49:37 GMT",
+        b"Sunday, 06-Nov-94 08:49:37 GMT",
+        b"Sun Nov  6 08:49:37 1994",
+    ];
+    for _ in 0..50_000 {
+        let s = if rng.chance(4) { rng.bytes(40) } else { rng.mutate_one(samples) };
+        if let Some(t) = date::parse_http_date(&s) {
+            assert!((date::MIN_TIME..=date::MAX_TIME + 1).contains(&t));
+        }
+    }
+    for _ in 0..20_000 {
+        let t = rng.next() as i64;
+        let s = date::imf_fixdate(t);
+        let back = date::parse_http_date(&s).unwrap();
+        assert_eq!(back, t.clamp(date::MIN_TIME, date::MAX_TIME));
+        let mut buf = [0u8; 20];
+        let mut w = Writer::new(&mut buf[..rng.below(21)]);
+        let _ = date::write_short(t, &mut w);
+    }
+}
+
+#[test]
+fn small_parsers_never_panic() {
+    let mut rng = Rng(SEED ^ 4);
+    let ae_samples: &[&[u8]] = &[b"gzip;q=0.5, deflate;q=1.0, *;q=0", b"x-gzip, identity;q=0.001"];
+    for _ in 0..30_000 {
+        let v = if rng.chance(3) { rng.bytes(60) } else { rng.mutate_one(ae_samples) };
+        let ae = AcceptEncoding::parse(&v);
+        for e in [Encoding::Identity, Encoding::Gzip, Encoding::Deflate] {
+            assert!(ae.q(e) <= 1000);
+        }
+        let _ = negotiate(&ae, rng.chance(2));
+        let name = rng.bytes(30);
+        let ct = mime::content_type(&name);
+        assert!(!ct.is_empty());
+        let _ = khttpd::http::compress::is_compressible(std::str::from_utf8(&v).unwrap_or(""));
+    }
+}
+
+#[test]
+fn html_never_panics_and_stays_well_formed() {
+    let mut rng = Rng(SEED ^ 5);
+    for round in 0..400 {
+        let names: Vec<Vec<u8>> = (0..rng.below(30)).map(|_| rng.bytes(40)).collect();
+        let mut entries: Vec<Entry<'_>> = names
+            .iter()
+            .map(|n| Entry {
+                name: n,
+                is_dir: rng.chance(3),
+                size: rng.next() >> rng.below(64),
+                mtime: rng.next() as i64,
+            })
+            .collect();
+        let dir = rng.bytes(if round % 50 == 0 { 5000 } else { 60 });
+        let cap = html::MIN_FILL_BUFFER + rng.below(3000);
+        let mut listing = Listing::new(&dir, &mut entries);
+        let mut page = Vec::new();
+        let mut rounds = 0;
+        while !listing.is_done() {
+            let mut buf = vec![0u8; cap];
+            let mut w = Writer::new(&mut buf);
+            listing.fill(&mut w).unwrap();
+            assert!(!w.is_empty() || listing.is_done());
+            page.extend_from_slice(w.written());
+            rounds += 1;
+            assert!(rounds < 10_000);
+        }
+        let page = String::from_utf8(page).expect("listing is UTF-8");
+        // Names and the path only ever appear escaped: the only tags are ours.
+        let tags = page.matches('<').count();
+        let rows = page.matches("<tr>").count();
+        assert!(tags >= rows);
+        for tag in page.split('<').skip(1) {
+            let name: String = tag.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '/' || *c == '!').collect();
+            assert!(
+                [
+                    "!DOCTYPE", "html", "head", "meta", "title", "/title", "style", "/style", "/head", "body", "h1",
+                    "/h1", "table", "thead", "tr", "th", "/th", "/tr", "/thead", "tbody", "td", "a", "/a", "/td",
+                    "/tbody", "/table", "hr", "address", "/address", "/body", "/html"
+                ]
+                .contains(&name.as_str()),
+                "unexpected tag {name:?}"
+            );
+        }
+        // Random small buffers for the atomic pieces.
+        for e in &entries {
+            let mut buf = vec![0u8; rng.below(300)];
+            let mut w = Writer::new(&mut buf);
+            let _ = html::render_entry(e, &mut w);
+            let mut w = Writer::new(&mut buf);
+            let _ = html::escape(e.name, &mut w);
+        }
+        let mut buf = vec![0u8; rng.below(3000)];
+        let mut w = Writer::new(&mut buf);
+        let _ = html::render_header(&dir, &mut w);
+        let mut w = Writer::new(&mut buf);
+        let _ = html::write_size(rng.next(), &mut w);
+    }
+}
+
+#[test]
+fn responses_never_panic_nor_split_headers() {
+    let mut rng = Rng(SEED ^ 6);
+    let statuses: Vec<StatusCode> = [200, 301, 304, 400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 503, 505]
+        .iter()
+        .map(|&c| StatusCode::from_code(c).unwrap())
+        .collect();
+    for _ in 0..20_000 {
+        let status = *rng.pick(&statuses);
+        let dir = rng.bytes(40);
+        let ct_bytes = rng.bytes(30);
+        let ct = String::from_utf8_lossy(&ct_bytes).into_owned();
+        let body = match rng.below(4) {
+            0 => Body::Length(rng.next()),
+            1 => Body::Chunked,
+            2 => Body::UntilClose,
+            _ => Body::None,
+        };
+        let mut head = Head::new(status, body);
+        head.date = rng.chance(2).then(|| rng.next() as i64);
+        head.last_modified = rng.chance(2).then(|| rng.next() as i64);
+        head.content_type = rng.chance(2).then_some(ct.as_str());
+        head.encoding = *rng.pick(&[Encoding::Identity, Encoding::Gzip, Encoding::Deflate]);
+        head.keep_alive = rng.chance(2);
+        head.location_dir = rng.chance(3).then_some(&dir[..]);
+        let mut buf = vec![0u8; rng.below(700)];
+        let mut w = Writer::new(&mut buf);
+        if response::write_head(&head, &mut w).is_ok() {
+            let text = w.written();
+            assert!(text.ends_with(b"\r\n\r\n"));
+            // Every line is a header; no stray CR or LF from caller data.
+            let crlf = text.windows(2).filter(|p| p == b"\r\n").count();
+            let cr = text.iter().filter(|&&b| b == b'\r').count();
+            let lf = text.iter().filter(|&&b| b == b'\n').count();
+            assert!(crlf == cr && crlf == lf);
+            for line in text.split(|&b| b == b'\n').skip(1) {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                assert!(line.is_empty() || line.contains(&b':'));
+            }
+        } else {
+            assert!(w.is_empty());
+        }
+        let mut w = Writer::new(&mut buf);
+        let _ = response::write_status_page(status, rng.chance(2), Some(rng.next() as i64), rng.chance(2), &mut w);
+        let mut w = Writer::new(&mut buf);
+        let _ = response::write_redirect_to_dir(&dir, true, None, false, &mut w);
+    }
+}
+
+#[test]
+fn framing_and_chunks_never_panic() {
+    let mut rng = Rng(SEED ^ 7);
+    for _ in 0..5_000 {
+        let mut f = Framing::new(*rng.pick(&[Encoding::Identity, Encoding::Gzip, Encoding::Deflate]));
+        for _ in 0..rng.below(5) {
+            f.update(&rng.bytes(300));
+        }
+        assert!(f.trailer().as_bytes().len() <= 8);
+        let mut buf = vec![0u8; rng.below(200)];
+        let len = rng.below(250);
+        if let Ok(r) = chunked::frame_in_place(&mut buf, len) {
+            assert!(r.end <= buf.len());
+        }
+        let area_len = chunked::payload_area(&mut buf).len();
+        assert!(area_len <= buf.len());
+        let mut w = Writer::new(&mut buf);
+        let _ = chunked::write_chunk(&rng.bytes(100), &mut w);
+        let _ = chunked::write_chunk_header(rng.next() as usize, &mut w);
+    }
+}
+
+#[test]
+fn timer_never_panics() {
+    let mut rng = Rng(SEED ^ 8);
+    for _ in 0..50 {
+        let cap = rng.below(40);
+        let mut h = TimerHeap::new(vec![Slot::EMPTY; cap]);
+        for _ in 0..2_000 {
+            let id = rng.below(cap + 3);
+            match rng.below(5) {
+                0 | 1 => {
+                    let r = h.set(id, rng.next());
+                    assert_eq!(r.is_ok(), id < cap);
+                }
+                2 => {
+                    let _ = h.remove(id);
+                }
+                3 => {
+                    let _ = h.pop_expired(rng.next());
+                }
+                _ => {
+                    let before = h.len();
+                    let popped = h.pop();
+                    assert_eq!(popped.is_some(), before > 0);
+                }
+            }
+            assert!(h.len() <= cap);
+        }
+    }
+}
