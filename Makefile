@@ -27,7 +27,8 @@ HOST_TARGET := x86_64-unknown-linux-gnu
 USER_BIN := $(ROOT)/target/$(HOST_TARGET)/release
 
 # module dir -> cargo package, staticlib name, features
-MODULES := kecho khttpd drop-tcp-socket
+# Modules built so far (khttpd and drop-tcp-socket join as their kernel glue lands).
+MODULES ?= kecho
 crate_of = $(subst -,_,$(1))
 features_kecho :=
 features_khttpd := --features kmod
@@ -59,15 +60,16 @@ $(BUILD)/%.rust.o: $(BINDINGS) $(RUST_SRCS) scripts/kbuild/rust-object.sh
 	scripts/kbuild/rust-object.sh $(BUILD)/target/x86_64-linux-kernel/kernel/lib$(call crate_of,$*).a $@
 
 modules: $(foreach m,$(MODULES),$(BUILD)/$(m).rust.o)
-	$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) modules
+	$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) KMODS_MODULES="$(MODULES)" modules
 	@scripts/kbuild/check-modules.sh $(KDIR) $(foreach m,$(MODULES),$(m)/$(m).ko)
+	@echo "built: $(foreach m,$(MODULES),$(m)/$(m).ko) for $(KREL)"
 
 # Statically linked, so they can be copied into the VM's initramfs as they are.
 user:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build -q --release -p user --target $(HOST_TARGET)
 
 test-host:
-	$(CARGO) test -q --workspace
+	$(CARGO) test -q
 
 check:
 	scripts/check.sh $(KDIR)
@@ -76,7 +78,7 @@ run: all
 	scripts/run.sh $(KDIR)
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) clean
+	-$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) KMODS_MODULES="$(MODULES)" clean
 	rm -rf build
 
 distclean: clean

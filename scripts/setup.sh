@@ -20,6 +20,8 @@ PKGS=(
   qemu-system-x86 busybox-static
   # tests and tools used by the guest test scripts
   python3 curl iproute2 net-tools
+  # bench plots embed this font at compile time
+  fonts-dejavu-core
 )
 
 missing=()

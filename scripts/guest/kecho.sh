@@ -1,0 +1,108 @@
+#!/bin/sh
+# Guest tests for kecho.ko (run inside the VM by scripts/check.sh).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+KO=/modules/kecho.ko
+PORT=12345
+ADDR=127.0.0.1:$PORT
+
+load() { insmod "$KO" "$@" || { t_fail "insmod $KO $*"; return 1; }; t_wait_port "${PORT}" 10 || t_fail "no listener on $PORT"; }
+unload() { t_timeout 60 rmmod kecho || t_fail "rmmod kecho failed or hung"; }
+
+test_params_visible() {
+    load
+    t_assert_eq 12345 "$(cat /sys/module/kecho/parameters/port)" "port"
+    t_assert_eq 128 "$(cat /sys/module/kecho/parameters/backlog)" "backlog"
+    t_assert_eq N "$(cat /sys/module/kecho/parameters/bench)" "bench"
+    unload
+    insmod "$KO" port=23456 backlog=64 bench=1 || t_fail "insmod with parameters"
+    t_assert_eq 23456 "$(cat /sys/module/kecho/parameters/port)" "port=23456"
+    t_assert_eq 64 "$(cat /sys/module/kecho/parameters/backlog)" "backlog=64"
+    t_assert_eq Y "$(cat /sys/module/kecho/parameters/bench)" "bench=1"
+    t_wait_port 23456 10 || t_fail "no listener on 23456"
+    echo-check payload --addr 127.0.0.1:23456 --size 100 || t_fail "echo on the custom port"
+    unload
+}
+
+test_echo_small() {
+    load
+    echo-check payload --addr "$ADDR" --size 1 || t_fail "1-byte echo"
+    echo-check payload --addr "$ADDR" --size 13 || t_fail "13-byte echo"
+    # busybox nc, as a user would try it
+    out=$(echo "hello kecho" | nc -w 2 127.0.0.1 $PORT)
+    t_assert_eq "hello kecho" "$out" "nc echo"
+    unload
+}
+
+test_echo_binary_1mib() {
+    load
+    echo-check payload --addr "$ADDR" --size 1048576 --seed 7 || t_fail "1 MiB binary echo (NUL bytes included)"
+    echo-check payload --addr "$ADDR" --size 4194304 --seed 9 || t_fail "4 MiB binary echo"
+    unload
+}
+
+test_bound_queue_mode() {
+    load bench=1
+    echo-check payload --addr "$ADDR" --size 65536 || t_fail "echo with bench=1"
+    echo-check many --addr "$ADDR" --conns 300 --rounds 2 || t_fail "300 connections with bench=1"
+    unload
+}
+
+test_1000_connections_open() {
+    load
+    # All 1000 are connected before any is used, so a server that parks one worker per
+    # connection (max_active 256) would stall here.
+    echo-check many --addr "$ADDR" --conns 1000 --rounds 3 || t_fail "1000 concurrent connections"
+    unload
+}
+
+test_rmmod_with_1000_open() {
+    load
+    rm -f /tmp/ready
+    echo-check hold --addr "$ADDR" --conns 1000 --ready-file /tmp/ready --timeout 120 > /tmp/hold.out 2>&1 &
+    holder=$!
+    i=0
+    while [ ! -f /tmp/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -f /tmp/ready ] || { kill $holder; cat /tmp/hold.out; t_fail "clients never got 1000 connections open"; return; }
+    start=$(date +%s)
+    t_timeout 60 rmmod kecho || t_fail "rmmod with 1000 open connections failed or hung"
+    echo "rmmod took $(( $(date +%s) - start )) s"
+    [ ! -d /sys/module/kecho ] || t_fail "module still loaded"
+    wait $holder || { cat /tmp/hold.out; t_fail "not every client saw its connection closed"; }
+    cat /tmp/hold.out
+}
+
+test_load_unload_cycles() {
+    i=1
+    while [ $i -le 20 ]; do
+        load || return 1
+        echo-check payload --addr "$ADDR" --size 2000 --seed $i || t_fail "echo in cycle $i"
+        unload || return 1
+        i=$((i + 1))
+    done
+}
+
+test_port_in_use() {
+    nc -l -p $PORT >/dev/null 2>&1 &
+    ncpid=$!
+    t_wait_port $PORT 5 || t_fail "nc did not listen"
+    if insmod "$KO" 2>/dev/null; then
+        rmmod kecho
+        kill $ncpid
+        t_fail "insmod succeeded on a port in use"
+    fi
+    kill $ncpid; wait $ncpid 2>/dev/null
+    dmesg | tail -5 | grep -q "cannot listen on port $PORT" || t_fail "no clear dmesg line for the busy port"
+    [ ! -d /sys/module/kecho ] || t_fail "module left loaded"
+}
+
+t_run kecho_params_visible test_params_visible
+t_run kecho_echo_small test_echo_small
+t_run kecho_echo_binary_1mib test_echo_binary_1mib
+t_run kecho_bound_queue_mode test_bound_queue_mode
+t_run kecho_1000_connections_open test_1000_connections_open
+t_run kecho_rmmod_with_1000_open test_rmmod_with_1000_open
+t_run kecho_load_unload_cycles test_load_unload_cycles
+t_run kecho_port_in_use test_port_in_use
+t_summary

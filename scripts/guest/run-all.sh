@@ -1,0 +1,11 @@
+#!/bin/sh
+# Runs the given guest test suites in order (default: every *.sh suite here);
+# exit status non-zero if any failed. Each suite appends to /results/guest-results.txt.
+cd "$(dirname "$0")"
+[ $# -gt 0 ] || set -- kecho.sh
+rc=0
+for s in "$@"; do
+    echo "===== suite $s"
+    sh "./$s" || rc=1
+done
+exit $rc
