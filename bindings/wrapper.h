@@ -74,3 +74,5 @@ const int KMODS_TCP_LAST_ACK = TCP_LAST_ACK;
 const int KMODS_TCP_LISTEN = TCP_LISTEN;
 const int KMODS_TCP_CLOSING = TCP_CLOSING;
 const int KMODS_TCP_NEW_SYN_RECV = TCP_NEW_SYN_RECV;
+/* drop-tcp-socket */
+const int KMODS_CAP_NET_ADMIN = CAP_NET_ADMIN;

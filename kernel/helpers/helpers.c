@@ -19,6 +19,13 @@
 #include <linux/uio.h>
 #include <linux/err.h>
 #include <linux/timekeeping.h>
+/* drop-tcp-socket helpers */
+#include <linux/proc_fs.h>
+#include <linux/uaccess.h>
+#include <linux/rcupdate.h>
+#include <linux/bottom_half.h>
+#include <net/inet_timewait_sock.h>
+#include <net/tcp.h>
 #include "helpers.h"
 
 /*
@@ -112,6 +119,38 @@ size_t rust_helper_layout(unsigned int item)
 	case KMODS_LAYOUT_MODULE_NAME: return offsetof(struct module, name);
 	case KMODS_LAYOUT_SOCKADDR_IN_SIZE: return sizeof(struct sockaddr_in);
 	case KMODS_LAYOUT_SOCKADDR_IN6_SIZE: return sizeof(struct sockaddr_in6);
+	default: return (size_t)-1;
+	}
+}
+
+/* drop-tcp-socket: see helpers.h */
+struct proc_dir_entry *rust_helper_net_proc_dir(struct net *net) { return net->proc_net; }
+unsigned int rust_helper_net_inum(const struct net *net) { return net->ns.inum; }
+struct user_namespace *rust_helper_net_user_ns(struct net *net) { return net->user_ns; }
+struct inet_hashinfo *rust_helper_net_tcp_hashinfo(struct net *net) { return net->ipv4.tcp_death_row.hashinfo; }
+void *rust_helper_file_pde_data(struct file *file) { return pde_data(file_inode(file)); }
+bool rust_helper_file_readable(const struct file *file) { return file->f_mode & FMODE_READ; }
+unsigned long rust_helper_copy_from_user(void *to, const void __user *from, unsigned long n) { return copy_from_user(to, from, n); }
+void rust_helper_rcu_read_lock(void) { rcu_read_lock(); }
+void rust_helper_rcu_read_unlock(void) { rcu_read_unlock(); }
+void rust_helper_local_bh_disable(void) { local_bh_disable(); }
+void rust_helper_local_bh_enable(void) { local_bh_enable(); }
+void rust_helper_bh_lock_sock(struct sock *sk) { bh_lock_sock(sk); }
+void rust_helper_bh_unlock_sock(struct sock *sk) { bh_unlock_sock(sk); }
+struct inet_timewait_sock *rust_helper_inet_twsk(struct sock *sk) { return inet_twsk(sk); }
+size_t rust_helper_layout_netproc(unsigned int item)
+{
+	switch (item) {
+	case KMODS_NETPROC_PERNET_OPS_SIZE: return sizeof(struct pernet_operations);
+	case KMODS_NETPROC_PERNET_OPS_INIT: return offsetof(struct pernet_operations, init);
+	case KMODS_NETPROC_PERNET_OPS_EXIT: return offsetof(struct pernet_operations, exit);
+	case KMODS_NETPROC_PERNET_OPS_ID: return offsetof(struct pernet_operations, id);
+	case KMODS_NETPROC_PERNET_OPS_SIZE_FIELD: return offsetof(struct pernet_operations, size);
+	case KMODS_NETPROC_PROC_OPS_SIZE: return sizeof(struct proc_ops);
+	case KMODS_NETPROC_PROC_OPS_OPEN: return offsetof(struct proc_ops, proc_open);
+	case KMODS_NETPROC_PROC_OPS_WRITE: return offsetof(struct proc_ops, proc_write);
+	case KMODS_NETPROC_PROC_OPS_FLAGS: return offsetof(struct proc_ops, proc_flags);
+	case KMODS_NETPROC_IN6_ADDR_SIZE: return sizeof(struct in6_addr);
 	default: return (size_t)-1;
 	}
 }

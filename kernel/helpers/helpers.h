@@ -66,6 +66,44 @@ void *rust_helper_sk_user_data(struct sock *sk);
 void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
 
+/*
+ * drop-tcp-socket: network namespaces, proc files, user copies, TCP lookup and drop
+ * (kernel/src/{pernet,proc,uaccess,tcp}.rs).
+ */
+struct proc_dir_entry;
+struct inet_hashinfo;
+struct inet_timewait_sock;
+struct user_namespace;
+struct proc_dir_entry *rust_helper_net_proc_dir(struct net *net);
+unsigned int rust_helper_net_inum(const struct net *net);
+struct user_namespace *rust_helper_net_user_ns(struct net *net);
+struct inet_hashinfo *rust_helper_net_tcp_hashinfo(struct net *net);
+void *rust_helper_file_pde_data(struct file *file);
+bool rust_helper_file_readable(const struct file *file);
+unsigned long rust_helper_copy_from_user(void *to, const void __user *from, unsigned long n);
+void rust_helper_rcu_read_lock(void);
+void rust_helper_rcu_read_unlock(void);
+void rust_helper_local_bh_disable(void);
+void rust_helper_local_bh_enable(void);
+void rust_helper_bh_lock_sock(struct sock *sk);
+void rust_helper_bh_unlock_sock(struct sock *sk);
+struct inet_timewait_sock *rust_helper_inet_twsk(struct sock *sk);
+/* Layout facts for the structs those abstractions build (separate from the table below). */
+enum kmods_netproc_layout_item {
+	KMODS_NETPROC_PERNET_OPS_SIZE,
+	KMODS_NETPROC_PERNET_OPS_INIT,
+	KMODS_NETPROC_PERNET_OPS_EXIT,
+	KMODS_NETPROC_PERNET_OPS_ID,
+	KMODS_NETPROC_PERNET_OPS_SIZE_FIELD,
+	KMODS_NETPROC_PROC_OPS_SIZE,
+	KMODS_NETPROC_PROC_OPS_OPEN,
+	KMODS_NETPROC_PROC_OPS_WRITE,
+	KMODS_NETPROC_PROC_OPS_FLAGS,
+	KMODS_NETPROC_IN6_ADDR_SIZE,
+	KMODS_NETPROC_COUNT,
+};
+size_t rust_helper_layout_netproc(unsigned int item);
+
 /* Layout cross-check between this C compiler's view and bindgen's. */
 enum kmods_layout_item {
 	KMODS_LAYOUT_SOCKET_SIZE,

@@ -25,6 +25,12 @@ pub mod sync;
 pub mod time;
 pub mod workqueue;
 
+// Network namespaces, /proc/net files, user copies, TCP socket dropping (drop-tcp-socket).
+pub mod pernet;
+pub mod proc;
+pub mod tcp;
+pub mod uaccess;
+
 pub use bindings;
 pub use macros::module;
 

@@ -22,6 +22,9 @@ TYPES='socket|sock|sockaddr|sockaddr_in|sockaddr_in6|sockaddr_storage|msghdr|kve
 TYPES+='|module|spinlock_t|spinlock|rwlock_t|file|path|kstat|dir_context|proc_ops|proc_dir_entry|pernet_operations|net|inet_timewait_sock|sock_common'
 TYPES+='|tcp_sock|inet_sock|inet_hashinfo|crypto_comp|timespec64|in_addr|in6_addr|filldir_t|inode|dentry|kparam_string'
 TYPES+='|sock_type|.*_sock_state|kmods_layout_item'
+# drop-tcp-socket: closing sockets without a reset, the writers' capability; layout facts
+FUNCS+='|tcp_done_with_error|file_ns_capable'
+TYPES+='|kmods_netproc_layout_item'
 VARS='KMODS_.*|init_net|param_ops_.*|tcp_hashinfo|jiffies|__this_module|system_wq|system_unbound_wq|nr_cpu_ids'
 
 cd "$KDIR"

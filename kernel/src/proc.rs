@@ -1,0 +1,135 @@
+//! Write-only files in `/proc/net/`, one per network namespace.
+//!
+//! A [`NetWriteFile`] handler describes the file; [`NetFile<H>`] is the
+//! [`PernetSubsys`](crate::pernet::PernetSubsys) that creates it in every namespace
+//! (`/proc/net/NAME` as seen from inside the namespace) and removes it when the namespace
+//! goes away or the registration is dropped:
+//!
+//! ```ignore
+//! struct Ctl;
+//! impl NetWriteFile for Ctl {
+//!     const NAME: &'static CStr = c"my_ctl";
+//!     const MODE: u16 = 0o600;
+//!     const MAX_WRITE: usize = 4096;
+//!     fn write(net: &Namespace, data: &[u8]) -> Result<usize> { Ok(data.len()) }
+//! }
+//! static OPS: PernetOperations = PernetOperations::new::<NetFile<Ctl>>();
+//! let reg = Registration::register(&OPS)?;
+//! ```
+//!
+//! Each write reaches the handler whole: the bytes are copied in first (a write longer
+//! than `MAX_WRITE` fails with `EFBIG` before anything is copied; a bad buffer with
+//! `EFAULT`), together with the namespace the file belongs to. Writing needs
+//! `CAP_NET_ADMIN` over that namespace (its user namespace), judged by the credentials
+//! the file was opened with, as for other network configuration; `EPERM` otherwise.
+//! Opening the file for reading fails with `EPERM`.
+//!
+//! Lifetime: the proc layer does not start a write once removal has begun and
+//! `remove_proc_entry` waits for the writes in progress, so a handler never runs after
+//! its namespace's `exit` or after the registration is dropped (a file still open then
+//! fails further writes with `EIO`). The namespace outlives its proc files, so the
+//! handler's `&Namespace` is always valid.
+
+use crate::error::{code::*, Result};
+use crate::pernet::{Namespace, PernetSubsys};
+use crate::uaccess::UserSlice;
+use core::ffi::{c_char, c_int, CStr};
+use core::marker::PhantomData;
+
+/// A write-only file in every namespace's `/proc/net/`.
+pub trait NetWriteFile: 'static {
+    /// File name in `/proc/net/`.
+    const NAME: &'static CStr;
+    /// Permission bits (for example `0o600`).
+    const MODE: u16;
+    /// Longest write accepted; longer ones fail with `EFBIG` before anything is copied.
+    const MAX_WRITE: usize;
+
+    /// Handles one write of `data` (the whole write) to the file of namespace `net`.
+    /// Returns how many bytes were consumed (normally `data.len()`; returning 0 for a
+    /// non-empty write makes writers retry forever). Process context, may sleep.
+    fn write(net: &Namespace, data: &[u8]) -> Result<usize>;
+}
+
+/// The [`PernetSubsys`] that keeps `H`'s file in every namespace.
+pub struct NetFile<H>(PhantomData<H>);
+
+impl<H: NetWriteFile> NetFile<H> {
+    const OPS: bindings::proc_ops = {
+        // SAFETY: all-zero is a valid `proc_ops`: no flags, no callbacks.
+        let mut ops: bindings::proc_ops = unsafe { core::mem::zeroed() };
+        ops.proc_open = Some(open_trampoline);
+        ops.proc_write = Some(write_trampoline::<H>);
+        ops
+    };
+}
+
+impl<H: NetWriteFile> PernetSubsys for NetFile<H> {
+    fn init(net: &Namespace) -> Result {
+        crate::pernet::check_layout()?;
+        let ops: &'static bindings::proc_ops = &Self::OPS;
+        // SAFETY: `net` is live during init and its proc directory exists (proc_net is
+        // set up before any module's pernet init). The entry's data is the namespace,
+        // which outlives the entry (`exit` removes it). The name is NUL-terminated and
+        // `ops` static; proc keeps pointers to both, and both outlive the entry because
+        // the entry is removed before the module can be unloaded (the registration's drop).
+        let pde = unsafe {
+            bindings::proc_create_data(
+                H::NAME.as_ptr(),
+                H::MODE,
+                bindings::rust_helper_net_proc_dir(net.as_ptr()),
+                ops,
+                net.as_ptr().cast(),
+            )
+        };
+        if pde.is_null() {
+            crate::pr_err!("cannot create /proc/net/{:?} (exists already, or out of memory)", H::NAME);
+            return Err(ENOMEM);
+        }
+        Ok(())
+    }
+
+    fn exit(net: &Namespace) {
+        // SAFETY: `init` created the entry in this namespace's proc directory (exit runs
+        // only after a successful init), and nothing else removes it. remove_proc_entry
+        // waits for the writes in progress and makes later ones fail.
+        unsafe { bindings::remove_proc_entry(H::NAME.as_ptr(), bindings::rust_helper_net_proc_dir(net.as_ptr())) };
+    }
+}
+
+unsafe extern "C" fn open_trampoline(_inode: *mut bindings::inode, file: *mut bindings::file) -> c_int {
+    // SAFETY: the VFS passes the file being opened.
+    if unsafe { bindings::rust_helper_file_readable(file) } {
+        return EPERM.to_errno();
+    }
+    0
+}
+
+unsafe extern "C" fn write_trampoline<H: NetWriteFile>(
+    file: *mut bindings::file,
+    buf: *const c_char,
+    count: usize,
+    _pos: *mut bindings::loff_t,
+) -> isize {
+    // SAFETY: the file is one of our entries, whose data is the namespace (see `init`).
+    // The proc layer holds the entry in use for this call, so `exit` (which removes the
+    // entry and waits for such calls) has not run and the namespace is alive.
+    let net = unsafe { Namespace::from_raw(bindings::rust_helper_file_pde_data(file).cast()) };
+    // SAFETY: `file` is open (we are in its write call) and the namespace's user
+    // namespace lives as long as the namespace.
+    let allowed = unsafe {
+        bindings::file_ns_capable(file, bindings::rust_helper_net_user_ns(net.as_ptr()), bindings::KMODS_CAP_NET_ADMIN)
+    };
+    if !allowed {
+        return EPERM.to_errno() as isize;
+    }
+    let bytes = match UserSlice::new(buf.cast(), count).read_all(H::MAX_WRITE) {
+        Ok(b) => b,
+        Err(e) => return e.to_errno() as isize,
+    };
+    match H::write(net, &bytes) {
+        // `count` came from a write(2), which the VFS caps well below isize::MAX.
+        Ok(n) => n.min(count) as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
