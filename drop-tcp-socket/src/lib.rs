@@ -3,7 +3,11 @@
 //!
 //! Without the `kmod` feature this crate is only the write-format parser in
 //! [`tuple`], shared by the kernel module and the `droptw` user tool and
-//! testable on the host.
+//! testable on the host. With it, [`kmod`] is the kernel module.
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(feature = "kmod", feature(used_with_arg))]
 
 pub mod tuple;
+
+#[cfg(feature = "kmod")]
+pub mod kmod;

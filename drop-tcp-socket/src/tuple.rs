@@ -547,6 +547,37 @@ fn fmt_ipv6(f: &mut fmt::Formatter<'_>, ip: &[u8; 16]) -> fmt::Result {
 }
 
 
+/// Shows untrusted bytes (a refused token) safely in one log line; see [`escaped`].
+#[derive(Clone, Copy, Debug)]
+pub struct Escaped<'a> {
+    bytes: &'a [u8],
+    max: usize,
+}
+
+/// Displays `bytes` with printable ASCII as is and everything else (control bytes,
+/// non-ASCII, `"` and `\`) as `\xNN`, so the text cannot break or forge log lines. At
+/// most `max` bytes are shown; a longer input ends in `...`.
+pub fn escaped(bytes: &[u8], max: usize) -> Escaped<'_> {
+    Escaped { bytes, max }
+}
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.bytes.get(..self.max).unwrap_or(self.bytes);
+        for &b in shown {
+            if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+                write!(f, "{}", char::from(b))?;
+            } else {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        if shown.len() < self.bytes.len() {
+            f.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,6 +855,18 @@ mod tests {
             remote: v4("6.7.8.9", 10),
         };
         assert_eq!(t.to_string(), "1.2.3.4:5 6.7.8.9:10");
+    }
+
+    #[test]
+    fn escaped_tokens_are_safe_to_log() {
+        assert_eq!(escaped(b"1.2.3.4:0", 64).to_string(), "1.2.3.4:0");
+        assert_eq!(escaped(b"a\"b\\c", 64).to_string(), "a\\x22b\\x5cc");
+        assert_eq!(escaped(b"\0\x1b[31m\xff", 64).to_string(), "\\x00\\x1b[31m\\xff");
+        assert_eq!(escaped(b"abcdef", 3).to_string(), "abc...");
+        assert_eq!(escaped(b"abc", 3).to_string(), "abc");
+        assert_eq!(escaped(b"", 3).to_string(), "");
+        let long = vec![b'x'; 100_000];
+        assert_eq!(escaped(&long, 48).to_string().len(), 51);
     }
 
     /// xorshift64*: small deterministic PRNG so fuzz runs are reproducible.
