@@ -6,7 +6,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
-SUITES=${SUITES:-kecho.sh}
+SUITES=${SUITES:-kecho.sh drop-tcp-socket.sh}
 OUT=${CHECK_OUT:-$ROOT/target/check}
 rm -rf "$OUT"; mkdir -p "$OUT"
 passed=0 failed=0
@@ -33,12 +33,17 @@ if [ "$host_rc" -ne 0 ] && ! grep -q '^test result' "$OUT/cargo-test.log"; then
 fi
 
 step "module metadata"
-for ko in kecho/kecho.ko; do
+for ko in kecho/kecho.ko drop-tcp-socket/drop-tcp-socket.ko; do
     info=$(modinfo "$ko")
     for field in license author description vermagic; do
         if echo "$info" | grep -q "^$field: *[^ ]"; then pass "modinfo $ko $field"; else fail "modinfo $ko $field"; fi
     done
 done
+if modinfo -F name drop-tcp-socket/drop-tcp-socket.ko | grep -qx drop_tcp_socket; then
+    pass "modinfo drop-tcp-socket name drop_tcp_socket"
+else
+    fail "modinfo drop-tcp-socket name drop_tcp_socket"
+fi
 for p in "port:.*(ushort)" "backlog:.*(int)" "bench:.*(bool)"; do
     if modinfo kecho/kecho.ko | grep -q "^parm: *$p"; then pass "modinfo kecho parm $p"; else fail "modinfo kecho parm $p"; fi
 done
@@ -50,10 +55,11 @@ adds=(--add scripts/guest:/tests)
 for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko; do
     [ -f "$ko" ] && adds+=(--add "$ko:/modules/")
 done
-for b in echo-check bench user-echo-server htstress droptw; do
+for b in echo-check bench user-echo-server htstress droptw tw-maker; do
     [ -x "$bins/$b" ] && adds+=(--add "$bins/$b:/bin/")
 done
-img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$OUT/initramfs.cpio.gz" "${adds[@]}") || { fail "initramfs"; img=; }
+# tcp_diag: sock_diag for droptw (a module in Debian kernels).
+img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$OUT/initramfs.cpio.gz" --module tcp_diag "${adds[@]}") || { fail "initramfs"; img=; }
 if [ -n "$img" ]; then
     scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$OUT/guest" --timeout "${GUEST_TIMEOUT:-1500}" \
         --cmd "/tests/run-all.sh $SUITES"
