@@ -138,6 +138,9 @@ void rust_helper_local_bh_enable(void) { local_bh_enable(); }
 void rust_helper_bh_lock_sock(struct sock *sk) { bh_lock_sock(sk); }
 void rust_helper_bh_unlock_sock(struct sock *sk) { bh_unlock_sock(sk); }
 struct inet_timewait_sock *rust_helper_inet_twsk(struct sock *sk) { return inet_twsk(sk); }
+/* The barrier pairs with the smp_rmb() in tcp_poll(), as in tcp_abort(). */
+void rust_helper_sk_set_err(struct sock *sk, int err) { WRITE_ONCE(sk->sk_err, err); smp_wmb(); }
+bool rust_helper_sock_flag_dead(const struct sock *sk) { return sock_flag(sk, SOCK_DEAD); }
 size_t rust_helper_layout_netproc(unsigned int item)
 {
 	switch (item) {

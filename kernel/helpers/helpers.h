@@ -88,6 +88,8 @@ void rust_helper_local_bh_enable(void);
 void rust_helper_bh_lock_sock(struct sock *sk);
 void rust_helper_bh_unlock_sock(struct sock *sk);
 struct inet_timewait_sock *rust_helper_inet_twsk(struct sock *sk);
+void rust_helper_sk_set_err(struct sock *sk, int err);
+bool rust_helper_sock_flag_dead(const struct sock *sk);
 /* Layout facts for the structs those abstractions build (separate from the table below). */
 enum kmods_netproc_layout_item {
 	KMODS_NETPROC_PERNET_OPS_SIZE,

@@ -16,11 +16,16 @@
 //!   left alone.
 //! - any other state: closed like the kernel's `tcp_abort` (`ss -K`) does, but without
 //!   sending a reset: under the socket lock, and with bottom halves off and the socket's
-//!   spinlock held, `tcp_done_with_error(ECONNABORTED)` records the error, purges the
-//!   write queue, moves it to CLOSE (unhashed, port released, timers stopped) and wakes
-//!   the owner, whose next call fails with `ECONNABORTED`. A socket no process owns any
-//!   more (closed by its owner, finishing its FIN handshake) is destroyed. The peer is
-//!   not told; its next segment gets a reset from the stack.
+//!   spinlock held, the error (`ECONNABORTED`) is recorded, `tcp_done` moves the socket
+//!   to CLOSE (unhashed, port released, timers stopped, owner woken) and the owner gets
+//!   an error report; its next call fails with `ECONNABORTED`. A socket no process owns
+//!   any more (closed by its owner, finishing its FIN handshake) is destroyed by
+//!   `tcp_done`. The peer is not told; its next segment gets a reset from the stack.
+//!   Unlike `tcp_abort`, the write queue is not purged here (`tcp_write_queue_purge` is
+//!   not exported to modules): unsent data of a socket whose owner still holds it is
+//!   freed when the owner closes it. Nothing can send it meanwhile (the socket is
+//!   CLOSE and unhashed). Otherwise these are the steps of `tcp_done_with_error`
+//!   (newer kernels), which not every kernel exports.
 
 use crate::error::code::ECONNABORTED;
 use crate::net::SocketAddr;
@@ -174,7 +179,8 @@ impl SockRef {
         }
         // A full socket. The lock_sock/bh_lock_sock sequence is tcp_abort's: the socket
         // lock keeps user-space calls (close, send) out, bottom halves off and the
-        // spinlock keep softirq processing (incoming segments, timers) out.
+        // spinlock keep softirq processing (incoming segments, timers) out. The error is
+        // reported after tcp_done, so a poller woken by it sees the CLOSE state too.
         // SAFETY: our reference keeps `sk` allocated throughout, even if closing it
         // destroys it (orphaned sockets: inet_csk_destroy_sock drops the owner's
         // reference, not ours). The state is re-read under the lock: a socket that became
@@ -188,7 +194,11 @@ impl SockRef {
             } else {
                 bindings::rust_helper_local_bh_disable();
                 bindings::rust_helper_bh_lock_sock(sk);
-                bindings::tcp_done_with_error(sk, -ECONNABORTED.to_errno());
+                bindings::rust_helper_sk_set_err(sk, -ECONNABORTED.to_errno());
+                bindings::tcp_done(sk);
+                if !bindings::rust_helper_sock_flag_dead(sk) {
+                    bindings::sk_error_report(sk);
+                }
                 bindings::rust_helper_bh_unlock_sock(sk);
                 bindings::rust_helper_local_bh_enable();
                 Outcome::Closed(state)

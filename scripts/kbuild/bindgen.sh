@@ -23,7 +23,7 @@ TYPES+='|module|spinlock_t|spinlock|rwlock_t|file|path|kstat|dir_context|proc_op
 TYPES+='|tcp_sock|inet_sock|inet_hashinfo|crypto_comp|timespec64|in_addr|in6_addr|filldir_t|inode|dentry|kparam_string'
 TYPES+='|sock_type|.*_sock_state|kmods_layout_item'
 # drop-tcp-socket: closing sockets without a reset, the writers' capability; layout facts
-FUNCS+='|tcp_done_with_error|file_ns_capable'
+FUNCS+='|sk_error_report|file_ns_capable'
 TYPES+='|kmods_netproc_layout_item'
 VARS='KMODS_.*|init_net|param_ops_.*|tcp_hashinfo|jiffies|__this_module|system_wq|system_unbound_wq|nr_cpu_ids'
 
