@@ -28,7 +28,7 @@ USER_BIN := $(ROOT)/target/$(HOST_TARGET)/release
 
 # module dir -> cargo package, staticlib name, features
 # Modules built so far (khttpd and drop-tcp-socket join as their kernel glue lands).
-MODULES ?= kecho
+MODULES ?= kecho khttpd
 crate_of = $(subst -,_,$(1))
 features_kecho :=
 features_khttpd := --features kmod
