@@ -225,6 +225,26 @@ test_rmmod_under_load() {
     unload
 }
 
+test_idle_timeout() {
+    load timeout_ms=1000
+    t_assert_eq 1000 "$(cat /sys/module/khttpd/parameters/timeout_ms)" "timeout_ms"
+    # A client that connects and says nothing is closed after about a second: nc then
+    # exits long before its stdin (sleep 20) ends.
+    start=$(date +%s)
+    sleep 20 | t_timeout 10 nc 127.0.0.1 $PORT
+    rc=$?
+    [ $rc -ne 124 ] || t_fail "idle connection not closed within 10 s"
+    echo "idle connection closed after $(( $(date +%s) - start )) s"
+    # A keep-alive client that keeps asking is not cut off.
+    out=$( (for i in 1 2 3 4; do printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 0.5; done) | nc -w 4 127.0.0.1 $PORT | grep -o 'HTTP/1.1 200 OK' | wc -l)
+    t_assert_eq 4 "$out" "active keep-alive connection kept"
+    unload
+    load timeout_ms=0
+    sleep 3 | t_timeout 10 nc 127.0.0.1 $PORT
+    [ $? -ne 124 ] || t_fail "timeout_ms=0: nc should end when its input ends"
+    unload
+}
+
 make_tree
 t_run khttpd_params_and_root_check test_params_and_root_check
 t_run khttpd_get_file test_get_file
@@ -237,4 +257,5 @@ t_run khttpd_directories test_directories
 t_run khttpd_traversal test_traversal
 t_run khttpd_200_concurrent_clients test_200_concurrent_clients
 t_run khttpd_rmmod_under_load test_rmmod_under_load
+t_run khttpd_idle_timeout test_idle_timeout
 t_summary

@@ -47,12 +47,20 @@ impl Module for Khttpd {
             addr: SocketAddr::any_v4(port),
             backlog,
             queue_flags: QueueFlags::UNBOUND,
+            idle_timeout_ms: params::timeout_ms.get(),
+            reaper_name: c"khttpd_reaper",
         };
         let handler = conn::Http::new(root, params::listings.get());
         let server = Server::start(config, handler).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
-        pr_info!("serving {} on port {} (backlog {})", root_str, port, backlog);
+        pr_info!(
+            "serving {} on port {} (backlog {}, idle timeout {} ms)",
+            root_str,
+            port,
+            backlog,
+            params::timeout_ms.get()
+        );
         Ok(Khttpd { server })
     }
 }
@@ -78,6 +86,7 @@ kernel::module! {
         port: u16 { default: 8081, permissions: 0o444, description: "TCP port to listen on (all IPv4 addresses)" },
         backlog: i32 { default: 100, permissions: 0o444, description: "Listen backlog" },
         root: str { default: "/var/www/html", permissions: 0o444, description: "Directory to serve (absolute path; must exist at load time)" },
+        timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Close connections idle (no request, no progress) for this many milliseconds; 0 = never" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
     },
 }
