@@ -27,8 +27,8 @@ HOST_TARGET := x86_64-unknown-linux-gnu
 USER_BIN := $(ROOT)/target/$(HOST_TARGET)/release
 
 # module dir -> cargo package, staticlib name, features
-# Modules built so far (khttpd joins as its kernel glue lands).
-MODULES ?= kecho drop-tcp-socket
+# Modules built by default (one directory and crate each).
+MODULES ?= kecho khttpd drop-tcp-socket
 crate_of = $(subst -,_,$(1))
 features_kecho :=
 features_khttpd := --features kmod

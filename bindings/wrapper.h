@@ -74,5 +74,23 @@ const int KMODS_TCP_LAST_ACK = TCP_LAST_ACK;
 const int KMODS_TCP_LISTEN = TCP_LISTEN;
 const int KMODS_TCP_CLOSING = TCP_CLOSING;
 const int KMODS_TCP_NEW_SYN_RECV = TCP_NEW_SYN_RECV;
+/* file system */
+const unsigned int KMODS_LOOKUP_FOLLOW = LOOKUP_FOLLOW;
+const unsigned int KMODS_LOOKUP_BENEATH = LOOKUP_BENEATH;
+const unsigned int KMODS_LOOKUP_NO_MAGICLINKS = LOOKUP_NO_MAGICLINKS;
+const int KMODS_O_RDONLY = O_RDONLY;
+const int KMODS_O_DIRECTORY = O_DIRECTORY;
+const int KMODS_O_LARGEFILE = O_LARGEFILE;
+const int KMODS_O_NOATIME = O_NOATIME;
+const unsigned int KMODS_S_IFMT = S_IFMT;
+const unsigned int KMODS_S_IFREG = S_IFREG;
+const unsigned int KMODS_S_IFDIR = S_IFDIR;
+const unsigned int KMODS_S_IFLNK = S_IFLNK;
+const unsigned int KMODS_STATX_BASIC_STATS = STATX_BASIC_STATS;
+const unsigned int KMODS_AT_STATX_SYNC_AS_STAT = AT_STATX_SYNC_AS_STAT;
+const unsigned char KMODS_DT_DIR = DT_DIR;
+const unsigned char KMODS_DT_REG = DT_REG;
+const unsigned char KMODS_DT_LNK = DT_LNK;
+const unsigned char KMODS_DT_UNKNOWN = DT_UNKNOWN;
 /* drop-tcp-socket */
 const int KMODS_CAP_NET_ADMIN = CAP_NET_ADMIN;

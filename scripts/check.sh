@@ -6,7 +6,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
-SUITES=${SUITES:-kecho.sh drop-tcp-socket.sh}
+SUITES=${SUITES:-kecho.sh khttpd.sh drop-tcp-socket.sh}
 OUT=${CHECK_OUT:-$ROOT/target/check}
 rm -rf "$OUT"; mkdir -p "$OUT"
 passed=0 failed=0
@@ -33,7 +33,7 @@ if [ "$host_rc" -ne 0 ] && ! grep -q '^test result' "$OUT/cargo-test.log"; then
 fi
 
 step "module metadata"
-for ko in kecho/kecho.ko drop-tcp-socket/drop-tcp-socket.ko; do
+for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko; do
     info=$(modinfo "$ko")
     for field in license author description vermagic; do
         if echo "$info" | grep -q "^$field: *[^ ]"; then pass "modinfo $ko $field"; else fail "modinfo $ko $field"; fi
@@ -44,8 +44,10 @@ if modinfo -F name drop-tcp-socket/drop-tcp-socket.ko | grep -qx drop_tcp_socket
 else
     fail "modinfo drop-tcp-socket name drop_tcp_socket"
 fi
-for p in "port:.*(ushort)" "backlog:.*(int)" "bench:.*(bool)"; do
-    if modinfo kecho/kecho.ko | grep -q "^parm: *$p"; then pass "modinfo kecho parm $p"; else fail "modinfo kecho parm $p"; fi
+for p in "kecho port:.*(ushort)" "kecho backlog:.*(int)" "kecho bench:.*(bool)" \
+         "khttpd port:.*(ushort)" "khttpd backlog:.*(int)" "khttpd root:.*(charp)" "khttpd listings:.*(bool)"; do
+    m=${p%% *}; want=${p#* }
+    if modinfo "$m/$m.ko" | grep -q "^parm: *$want"; then pass "modinfo $m parm $want"; else fail "modinfo $m parm $want"; fi
 done
 
 step "guest tests: $SUITES"
@@ -58,6 +60,8 @@ done
 for b in echo-check bench user-echo-server htstress droptw tw-maker; do
     [ -x "$bins/$b" ] && adds+=(--add "$bins/$b:/bin/")
 done
+# A real HTTP client for the guest: curl with its shared libraries.
+rm -rf "$OUT/stage" && scripts/vm/stage-binary.sh "$OUT/stage" "$(command -v curl)" && adds+=(--add "$OUT/stage:/")
 # tcp_diag: sock_diag for droptw (a module in Debian kernels).
 img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$OUT/initramfs.cpio.gz" --module tcp_diag "${adds[@]}") || { fail "initramfs"; img=; }
 if [ -n "$img" ]; then

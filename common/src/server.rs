@@ -51,6 +51,10 @@ pub struct ServerConfig {
     pub backlog: i32,
     /// Unbound (`WQ_UNBOUND`) or bound (per-CPU) workers.
     pub queue_flags: QueueFlags,
+    /// Close connections with no socket activity for this long (0: never).
+    pub idle_timeout_ms: u32,
+    /// Name of the idle-connection reaper thread (used when `idle_timeout_ms` > 0).
+    pub reaper_name: &'static CStr,
 }
 
 /// State shared by the accept thread and all connections.
@@ -74,6 +78,8 @@ struct Conn<H: Handler> {
     stream: WatchedStream<Conn<H>>,
     state: TryLock<H::State>,
     closed: AtomicBool,
+    /// Monotonic ms of the last run of the work item (any socket activity).
+    last_active: AtomicU64,
     shared: Arc<Shared<H>>,
 }
 
@@ -103,6 +109,7 @@ impl<H: Handler> WorkItem for Conn<H> {
         if this.closed.load(Ordering::Acquire) {
             return;
         }
+        this.last_active.store(kernel::time::monotonic_ms(), Ordering::Relaxed);
         let step = match this.state.try_lock() {
             Some(mut state) => this.shared.handler.serve(&mut state, this.stream.stream()),
             // The workqueue never runs one item concurrently with itself; if it somehow
@@ -144,6 +151,7 @@ pub struct Server<H: Handler> {
     shared: Arc<Shared<H>>,
     listener: Arc<TcpListener>,
     acceptor: Option<Thread>,
+    reaper: Option<Thread>,
 }
 
 impl<H: Handler> Server<H> {
@@ -163,9 +171,23 @@ impl<H: Handler> Server<H> {
             accepted: AtomicU64::new(0),
             open: AtomicUsize::new(0),
         })?;
+        let reaper = if config.idle_timeout_ms > 0 {
+            let (s, t) = (shared.clone(), config.idle_timeout_ms);
+            Some(Thread::spawn(config.reaper_name, move || reap_loop(s, t))?)
+        } else {
+            None
+        };
         let (s, l) = (shared.clone(), listener.clone());
-        let acceptor = Thread::spawn(config.thread_name, move || accept_loop(s, l))?;
-        Ok(Server { shared, listener, acceptor: Some(acceptor) })
+        let acceptor = match Thread::spawn(config.thread_name, move || accept_loop(s, l)) {
+            Ok(t) => t,
+            Err(e) => {
+                if let Some(r) = reaper {
+                    r.stop();
+                }
+                return Err(e);
+            }
+        };
+        Ok(Server { shared, listener, acceptor: Some(acceptor), reaper })
     }
 
     /// The handler, e.g. for statistics.
@@ -220,6 +242,37 @@ fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>) -
     0
 }
 
+/// Closes connections idle for longer than `timeout_ms`, checking a few times per
+/// timeout period.
+fn reap_loop<H: Handler>(shared: Arc<Shared<H>>, timeout_ms: u32) -> i32 {
+    const BATCH: usize = 32;
+    let tick = (timeout_ms / 4).clamp(10, 100);
+    let mut slept = 0u32;
+    while !kthread::should_stop() {
+        kernel::time::msleep(tick);
+        slept += tick;
+        if slept < timeout_ms / 4 {
+            continue;
+        }
+        slept = 0;
+        loop {
+            let now = kernel::time::monotonic_ms();
+            let mut idle: [Option<Arc<Conn<H>>>; BATCH] = Default::default();
+            let n = shared.conns.collect_matching(
+                |c| now.saturating_sub(c.last_active.load(Ordering::Relaxed)) > u64::from(timeout_ms),
+                &mut idle,
+            );
+            for c in idle.iter().flatten() {
+                Conn::close(c);
+            }
+            if n < BATCH || kthread::should_stop() {
+                break;
+            }
+        }
+    }
+    0
+}
+
 fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream) -> Result {
     stream.set_nodelay();
     let state = shared.handler.new_state()?;
@@ -229,6 +282,7 @@ fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream) -> Res
         stream: WatchedStream::new(stream),
         state: TryLock::new(state),
         closed: AtomicBool::new(false),
+        last_active: AtomicU64::new(kernel::time::monotonic_ms()),
         shared: shared.clone(),
     })?;
     shared.accepted.fetch_add(1, Ordering::Relaxed);
@@ -256,6 +310,9 @@ impl<H: Handler> Drop for Server<H> {
         self.shared.stopping.store(true, Ordering::Release);
         self.listener.shutdown();
         if let Some(t) = self.acceptor.take() {
+            t.stop();
+        }
+        if let Some(t) = self.reaper.take() {
             t.stop();
         }
         let mut closed = 0usize;

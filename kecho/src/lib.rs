@@ -33,6 +33,9 @@ impl Module for Kecho {
             addr: SocketAddr::any_v4(port),
             backlog,
             queue_flags,
+            // Echo sessions are long-lived by nature: no idle timeout.
+            idle_timeout_ms: 0,
+            reaper_name: c"kecho_reaper",
         };
         let server = Server::start(config, echo::Echo::new()).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);

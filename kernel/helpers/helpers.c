@@ -19,6 +19,9 @@
 #include <linux/uio.h>
 #include <linux/err.h>
 #include <linux/timekeeping.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/stat.h>
 /* drop-tcp-socket helpers */
 #include <linux/proc_fs.h>
 #include <linux/uaccess.h>
@@ -97,6 +100,8 @@ void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
 void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
 
+const struct cred *rust_helper_current_cred(void) { return current_cred(); }
+
 size_t rust_helper_layout(unsigned int item)
 {
 	switch (item) {
@@ -119,6 +124,13 @@ size_t rust_helper_layout(unsigned int item)
 	case KMODS_LAYOUT_MODULE_NAME: return offsetof(struct module, name);
 	case KMODS_LAYOUT_SOCKADDR_IN_SIZE: return sizeof(struct sockaddr_in);
 	case KMODS_LAYOUT_SOCKADDR_IN6_SIZE: return sizeof(struct sockaddr_in6);
+	case KMODS_LAYOUT_KSTAT_SIZE: return sizeof(struct kstat);
+	case KMODS_LAYOUT_KSTAT_MODE: return offsetof(struct kstat, mode);
+	case KMODS_LAYOUT_KSTAT_FSIZE: return offsetof(struct kstat, size);
+	case KMODS_LAYOUT_KSTAT_MTIME: return offsetof(struct kstat, mtime);
+	case KMODS_LAYOUT_PATH_SIZE: return sizeof(struct path);
+	case KMODS_LAYOUT_FILE_F_PATH: return offsetof(struct file, f_path);
+	case KMODS_LAYOUT_DIR_CONTEXT_SIZE: return sizeof(struct dir_context);
 	default: return (size_t)-1;
 	}
 }

@@ -66,6 +66,15 @@ void *rust_helper_sk_user_data(struct sock *sk);
 void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
 
+/* file system */
+struct cred;
+struct dentry;
+struct vfsmount;
+struct path;
+/* Exported by fs/namei.c but declared only in fs/internal.h. */
+extern int vfs_path_lookup(struct dentry *, struct vfsmount *, const char *, unsigned int, struct path *);
+const struct cred *rust_helper_current_cred(void);
+
 /*
  * drop-tcp-socket: network namespaces, proc files, user copies, TCP lookup and drop
  * (kernel/src/{pernet,proc,uaccess,tcp}.rs).
@@ -127,6 +136,13 @@ enum kmods_layout_item {
 	KMODS_LAYOUT_MODULE_NAME,
 	KMODS_LAYOUT_SOCKADDR_IN_SIZE,
 	KMODS_LAYOUT_SOCKADDR_IN6_SIZE,
+	KMODS_LAYOUT_KSTAT_SIZE,
+	KMODS_LAYOUT_KSTAT_MODE,
+	KMODS_LAYOUT_KSTAT_FSIZE,
+	KMODS_LAYOUT_KSTAT_MTIME,
+	KMODS_LAYOUT_PATH_SIZE,
+	KMODS_LAYOUT_FILE_F_PATH,
+	KMODS_LAYOUT_DIR_CONTEXT_SIZE,
 	KMODS_LAYOUT_COUNT,
 };
 size_t rust_helper_layout(unsigned int item);

@@ -73,3 +73,33 @@ pub fn try_vec<T: Clone>(len: usize, value: T) -> crate::error::Result<alloc::ve
     }
     Ok(v)
 }
+
+/// Fallible growth for `Vec`, since `alloc` has no infallible allocation here.
+pub trait VecExt<T> {
+    /// Appends a copy of `items`, or fails with `ENOMEM` leaving the vector unchanged.
+    fn try_extend_from_slice(&mut self, items: &[T]) -> crate::error::Result
+    where
+        T: Clone;
+    /// Appends `item`, or fails with `ENOMEM`.
+    fn try_push(&mut self, item: T) -> crate::error::Result;
+}
+
+impl<T> VecExt<T> for alloc::vec::Vec<T> {
+    fn try_extend_from_slice(&mut self, items: &[T]) -> crate::error::Result
+    where
+        T: Clone,
+    {
+        self.try_reserve(items.len())?;
+        for it in items {
+            if self.push_within_capacity(it.clone()).is_err() {
+                return Err(crate::error::code::ENOMEM);
+            }
+        }
+        Ok(())
+    }
+
+    fn try_push(&mut self, item: T) -> crate::error::Result {
+        self.try_reserve(1)?;
+        self.push_within_capacity(item).map(|_| ()).map_err(|_| crate::error::code::ENOMEM)
+    }
+}

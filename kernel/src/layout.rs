@@ -10,7 +10,7 @@ use core::mem::{offset_of, size_of};
 
 /// Compares every recorded layout fact; logs each mismatch and fails with `EINVAL`.
 pub fn check() -> Result {
-    let expected: [(u32, usize, &str); 19] = [
+    let expected: [(u32, usize, &str); 26] = [
         (b::KMODS_LAYOUT_SOCKET_SIZE, size_of::<b::socket>(), "sizeof(struct socket)"),
         (b::KMODS_LAYOUT_SOCKET_SK, offset_of!(b::socket, sk), "offsetof(socket, sk)"),
         (b::KMODS_LAYOUT_SOCK_SIZE, size_of::<b::sock>(), "sizeof(struct sock)"),
@@ -30,6 +30,13 @@ pub fn check() -> Result {
         (b::KMODS_LAYOUT_MODULE_NAME, offset_of!(b::module, name), "offsetof(module, name)"),
         (b::KMODS_LAYOUT_SOCKADDR_IN_SIZE, size_of::<b::sockaddr_in>(), "sizeof(struct sockaddr_in)"),
         (b::KMODS_LAYOUT_SOCKADDR_IN6_SIZE, size_of::<b::sockaddr_in6>(), "sizeof(struct sockaddr_in6)"),
+        (b::KMODS_LAYOUT_KSTAT_SIZE, size_of::<b::kstat>(), "sizeof(struct kstat)"),
+        (b::KMODS_LAYOUT_KSTAT_MODE, offset_of!(b::kstat, mode), "offsetof(kstat, mode)"),
+        (b::KMODS_LAYOUT_KSTAT_FSIZE, offset_of!(b::kstat, size), "offsetof(kstat, size)"),
+        (b::KMODS_LAYOUT_KSTAT_MTIME, offset_of!(b::kstat, mtime), "offsetof(kstat, mtime)"),
+        (b::KMODS_LAYOUT_PATH_SIZE, size_of::<b::path>(), "sizeof(struct path)"),
+        (b::KMODS_LAYOUT_FILE_F_PATH, offset_of!(b::file, f_path), "offsetof(file, f_path)"),
+        (b::KMODS_LAYOUT_DIR_CONTEXT_SIZE, size_of::<b::dir_context>(), "sizeof(struct dir_context)"),
     ];
     let mut ok = expected.len() as u32 == b::KMODS_LAYOUT_COUNT;
     if !ok {

@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod allocator;
 pub mod error;
+pub mod fs;
 pub mod kthread;
 pub mod layout;
 pub mod list;
@@ -37,6 +38,7 @@ pub use macros::module;
 /// The names most modules need, in one `use kernel::prelude::*;`.
 pub mod prelude {
     pub use crate::error::{code::*, Error, Result};
+    pub use crate::allocator::VecExt;
     pub use crate::module::Module;
     pub use crate::{pr_crit, pr_debug, pr_err, pr_info, pr_notice, pr_warn};
     pub use alloc::boxed::Box;

@@ -17,3 +17,8 @@ pub fn monotonic_ns() -> u64 {
     // SAFETY: as above.
     unsafe { bindings::rust_helper_ktime_get_ns() }
 }
+
+/// Monotonic milliseconds since boot.
+pub fn monotonic_ms() -> u64 {
+    monotonic_ns() / 1_000_000
+}

@@ -12,7 +12,7 @@ FUNCS+='|sock_set_reuseaddr|sock_set_reuseport|tcp_sock_set_nodelay|sock_set_kee
 FUNCS+='|destroy_workqueue|cancel_work_sync|flush_work|__flush_workqueue|queue_work_on'
 FUNCS+='|kthread_stop|kthread_should_stop|wake_up_process|msleep|msleep_interruptible|schedule_timeout_interruptible|usleep_range_state'
 FUNCS+='|param_(get|set|free)_.*|ktime_get_real_seconds|ktime_get_ns|ktime_get_real_ts64|get_jiffies_64|jiffies_to_msecs|__msecs_to_jiffies'
-FUNCS+='|filp_open|filp_close|kernel_read|vfs_getattr|vfs_llseek|iterate_dir|dentry_path_raw|d_path|file_path|vfs_statx|kern_path|path_put|in_group_p'
+FUNCS+='|filp_open|filp_close|kernel_read|vfs_path_lookup|dentry_open|fput|vfs_getattr|vfs_llseek|iterate_dir|dentry_path_raw|d_path|file_path|vfs_statx|kern_path|path_put|in_group_p'
 FUNCS+='|proc_create_net_data_write|proc_create_data|proc_remove|remove_proc_entry|proc_create|register_pernet_subsys|unregister_pernet_subsys'
 FUNCS+='|inet_twsk_deschedule_put|__inet_lookup_established|inet6_lookup|__inet6_lookup_established|tcp_done|tcp_set_state|sock_gen_put|tcp_close'
 FUNCS+='|_copy_from_user|_copy_to_user|copy_from_user|strncpy_from_user|simple_strtoul|kstrtoul|kstrtoint'
@@ -20,7 +20,7 @@ FUNCS+='|crypto_alloc_comp|crypto_free_comp|crypto_comp_compress|crypto_has_comp
 FUNCS+='|synchronize_rcu|call_rcu|rcu_barrier|kvfree_call_rcu|__rcu_read_lock|__rcu_read_unlock|vmalloc|vfree|kvfree'
 TYPES='socket|sock|sockaddr|sockaddr_in|sockaddr_in6|sockaddr_storage|msghdr|kvec|work_struct|workqueue_struct|task_struct|kernel_param|kernel_param_ops'
 TYPES+='|module|spinlock_t|spinlock|rwlock_t|file|path|kstat|dir_context|proc_ops|proc_dir_entry|pernet_operations|net|inet_timewait_sock|sock_common'
-TYPES+='|tcp_sock|inet_sock|inet_hashinfo|crypto_comp|timespec64|in_addr|in6_addr|filldir_t|inode|dentry|kparam_string'
+TYPES+='|kstat|cred|tcp_sock|inet_sock|inet_hashinfo|crypto_comp|timespec64|in_addr|in6_addr|filldir_t|inode|dentry|kparam_string'
 TYPES+='|sock_type|.*_sock_state|kmods_layout_item'
 # drop-tcp-socket: closing sockets without a reset, the writers' capability; layout facts
 FUNCS+='|sk_error_report|file_ns_capable'

@@ -1,1 +1,3 @@
 //! Helpers shared by the user-space tools (each tool lives in src/bin/<tool>/).
+
+pub mod net;

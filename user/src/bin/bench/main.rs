@@ -2,8 +2,7 @@
 //! sends one message and times the echo. Reports latency statistics and errors, writes
 //! raw samples (CSV), the course's `i avg_us` text format, and PNG/SVG charts.
 
-#[path = "../echo-check/net.rs"]
-mod net;
+use user::net;
 mod plot;
 mod run;
 mod samples;

@@ -2,7 +2,7 @@
 //! line and exits 0 on success, 1 with a one-line reason on failure, 2 on bad usage.
 
 mod conns;
-mod net;
+use user::net;
 mod payload;
 
 use clap::{Parser, Subcommand};

@@ -27,35 +27,9 @@ pub struct RawAddr {
 
 impl RawAddr {
     pub fn inet(addr: SocketAddr) -> RawAddr {
-        // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
-        let mut storage: libc::sockaddr_storage = unsafe { mem::zeroed() };
-        let len = match addr {
-            SocketAddr::V4(a) => {
-                let sin = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                    sin_zero: [0; 8],
-                };
-                // SAFETY: sockaddr_storage is large and aligned enough for any sockaddr.
-                unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, sin) };
-                mem::size_of::<libc::sockaddr_in>()
-            }
-            SocketAddr::V6(a) => {
-                let sin6 = libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: a.flowinfo(),
-                    sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                    sin6_scope_id: a.scope_id(),
-                };
-                // SAFETY: as above.
-                unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, sin6) };
-                mem::size_of::<libc::sockaddr_in6>()
-            }
-        };
+        let (storage, len) = user::net::to_sockaddr(addr);
         let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
-        RawAddr { storage, len: len as libc::socklen_t, family }
+        RawAddr { storage, len, family }
     }
 
     pub fn unix(path: &Path) -> io::Result<RawAddr> {
@@ -227,17 +201,6 @@ pub fn stop_on_sigint() -> io::Result<RawFd> {
     Ok(fd)
 }
 
-/// Raises the open-file soft limit to the hard limit (high -c needs many sockets).
-pub fn raise_nofile_limit() {
-    // SAFETY: rlimit is plain data; the calls get valid pointers.
-    unsafe {
-        let mut lim: libc::rlimit = mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
 
 /// User and system CPU time used by this process so far.
 pub fn cpu_time() -> (Duration, Duration) {

@@ -152,7 +152,8 @@ const TIME_WAIT: u8 = 0x06;
 const CLOSE_WAIT: u8 = 0x08;
 
 fn make(m: &Make) -> Result<(), String> {
-    raise_nofile_limit();
+    // Held pairs cost two descriptors each; best effort.
+    let _ = user::net::raise_nofile_limit();
     let listener = TcpListener::bind(m.addr).map_err(|e| format!("bind {}: {}", m.addr, errno(&e)))?;
     let laddr = listener.local_addr().map_err(|e| format!("getsockname: {e}"))?;
     println!("listen {}", sockaddr(laddr));
@@ -369,15 +370,4 @@ fn errno(e: &io::Error) -> String {
 
 fn flush() {
     let _ = io::stdout().flush();
-}
-
-fn raise_nofile_limit() {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain syscalls on a local struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
 }

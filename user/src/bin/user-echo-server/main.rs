@@ -1,11 +1,10 @@
 //! User-space reference echo server: non-blocking, edge-triggered epoll, optionally one
 //! loop per thread on SO_REUSEPORT listeners. Used to compare against the kecho module.
 
-#[path = "../echo-check/net.rs"]
-#[allow(dead_code)]
-mod net;
 mod socket;
 mod worker;
+
+use user::net;
 
 use clap::Parser;
 use std::net::{IpAddr, SocketAddr};

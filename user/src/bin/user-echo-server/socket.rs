@@ -64,36 +64,6 @@ fn set_opt(fd: RawFd, level: libc::c_int, name: libc::c_int, val: libc::c_int) -
     .map(|_| ())
 }
 
-fn to_sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: all-zero is a valid sockaddr_storage.
-    let mut ss: libc::sockaddr_storage = unsafe { mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is large enough for sockaddr_in.
-            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in, sin) };
-            mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is large enough for sockaddr_in6.
-            unsafe { std::ptr::write(&mut ss as *mut _ as *mut libc::sockaddr_in6, sin6) };
-            mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (ss, len as libc::socklen_t)
-}
 
 pub fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     match ss.ss_family as libc::c_int {
@@ -133,7 +103,7 @@ pub fn listen(addr: SocketAddr, backlog: i32, reuseport: bool) -> io::Result<Fd>
     if reuseport {
         set_opt(fd.0, libc::SOL_SOCKET, libc::SO_REUSEPORT, 1)?;
     }
-    let (ss, len) = to_sockaddr(addr);
+    let (ss, len) = user::net::to_sockaddr(addr);
     // SAFETY: ss holds a valid address of length len.
     cvt(unsafe { libc::bind(fd.0, &ss as *const _ as *const libc::sockaddr, len) })?;
     // SAFETY: plain syscall.

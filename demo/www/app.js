@@ -1,0 +1,3 @@
+document.addEventListener("DOMContentLoaded", () => {
+  document.getElementById("when").textContent = new Date().toISOString();
+});

@@ -1,0 +1,250 @@
+//! Files and directories: open a directory as a root, look paths up beneath it, read
+//! files, list directories, stat.
+//!
+//! Lookups beneath a root use `vfs_path_lookup` with `LOOKUP_BENEATH`: `..`, absolute
+//! symlinks and symlinks that climb out of the root fail with `EXDEV` instead of being
+//! followed, and `/proc`-style magic links are refused. Nothing is opened before its
+//! type is known, so device nodes and FIFOs are never opened by accident.
+
+use crate::error::{code::*, from_err_ptr, to_result, Result};
+use crate::allocator::VecExt;
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, c_uint, CStr};
+
+/// Longest path accepted by [`Dir::lookup`] (bytes, without the NUL).
+pub const PATH_MAX: usize = 4095;
+
+/// The type of a file system object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A regular file.
+    Regular,
+    /// A directory.
+    Directory,
+    /// A symbolic link (only seen in directory listings; lookups follow links).
+    Symlink,
+    /// A device node, FIFO or socket.
+    Special,
+}
+
+/// The attributes [`PathRef::stat`] reports.
+#[derive(Clone, Copy, Debug)]
+pub struct Stat {
+    /// Object type.
+    pub kind: FileKind,
+    /// Permission bits (`0o7777`).
+    pub perm: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime: i64,
+}
+
+impl Stat {
+    /// True if anybody may read it (`S_IROTH`).
+    pub fn world_readable(&self) -> bool {
+        self.perm & 0o004 != 0
+    }
+}
+
+/// A reference to a looked-up file system object (`struct path`); dropping it puts it.
+///
+/// # Invariants
+/// `path` holds references on its mount and dentry, released once in `Drop`.
+pub struct PathRef {
+    path: bindings::path,
+}
+
+// SAFETY: a `struct path` reference may be used and released from any thread.
+unsafe impl Send for PathRef {}
+// SAFETY: all methods only read through the references.
+unsafe impl Sync for PathRef {}
+
+impl PathRef {
+    /// Attributes of the object.
+    pub fn stat(&self) -> Result<Stat> {
+        // SAFETY: kstat is plain data; vfs_getattr fills it.
+        let mut st: bindings::kstat = unsafe { core::mem::zeroed() };
+        // SAFETY: `self.path` is a valid referenced path (invariant).
+        to_result(unsafe {
+            bindings::vfs_getattr(
+                &self.path,
+                &mut st,
+                bindings::KMODS_STATX_BASIC_STATS,
+                bindings::KMODS_AT_STATX_SYNC_AS_STAT,
+            )
+        })?;
+        let fmt = st.mode as u32 & bindings::KMODS_S_IFMT;
+        let kind = if fmt == bindings::KMODS_S_IFREG {
+            FileKind::Regular
+        } else if fmt == bindings::KMODS_S_IFDIR {
+            FileKind::Directory
+        } else if fmt == bindings::KMODS_S_IFLNK {
+            FileKind::Symlink
+        } else {
+            FileKind::Special
+        };
+        Ok(Stat { kind, perm: st.mode as u32 & 0o7777, size: st.size.max(0) as u64, mtime: st.mtime.tv_sec })
+    }
+
+    /// Opens the object for reading. Refuses anything but regular files and directories
+    /// (`EACCES`), so special files are never opened.
+    pub fn open(&self) -> Result<File> {
+        let kind = self.stat()?.kind;
+        let mut flags = bindings::KMODS_O_RDONLY | bindings::KMODS_O_LARGEFILE;
+        match kind {
+            FileKind::Regular => {}
+            FileKind::Directory => flags |= bindings::KMODS_O_DIRECTORY,
+            _ => return Err(EACCES),
+        }
+        // SAFETY: `self.path` is valid; dentry_open takes its own references; the
+        // current task's credentials are valid for the call.
+        let f = unsafe { bindings::dentry_open(&self.path, flags, bindings::rust_helper_current_cred()) };
+        Ok(File { ptr: from_err_ptr(f, ENOMEM)? })
+    }
+
+    /// Looks `rel` up beneath this directory; see [`lookup_beneath`].
+    pub fn lookup(&self, rel: &[u8]) -> Result<PathRef> {
+        lookup_beneath(&self.path, rel)
+    }
+}
+
+impl Drop for PathRef {
+    fn drop(&mut self) {
+        // SAFETY: releases the references taken by the lookup (invariant).
+        unsafe { bindings::path_put(&self.path) };
+    }
+}
+
+/// Looks up `rel` (a relative path, `/`-separated, no NUL) beneath `root`, following
+/// symlinks only while they stay beneath it. An empty `rel` is the root itself.
+fn lookup_beneath(root: &bindings::path, rel: &[u8]) -> Result<PathRef> {
+    if rel.len() > PATH_MAX || rel.contains(&0) {
+        return Err(ENAMETOOLONG);
+    }
+    let rel = if rel.is_empty() { &b"."[..] } else { rel };
+    let mut name: Vec<u8> = Vec::new();
+    name.try_reserve_exact(rel.len() + 1)?;
+    name.try_extend_from_slice(rel)?;
+    name.try_push(0)?;
+    // SAFETY: path is plain data, filled by the lookup on success.
+    let mut out: bindings::path = unsafe { core::mem::zeroed() };
+    let flags = bindings::KMODS_LOOKUP_FOLLOW | bindings::KMODS_LOOKUP_BENEATH | bindings::KMODS_LOOKUP_NO_MAGICLINKS;
+    // SAFETY: `root` is a valid referenced path (held by the caller); `name` is
+    // NUL-terminated and outlives the call; `out` receives new references on success.
+    to_result(unsafe { bindings::vfs_path_lookup(root.dentry, root.mnt, name.as_ptr().cast(), flags, &mut out) })?;
+    // INVARIANT: the lookup succeeded and took references.
+    Ok(PathRef { path: out })
+}
+
+/// An open file (`struct file`); dropping it closes it.
+///
+/// # Invariants
+/// `ptr` is an open file on which we own one reference.
+pub struct File {
+    ptr: *mut bindings::file,
+}
+
+// SAFETY: an open file may be used and closed from any thread; kernel_read with an
+// explicit position keeps no shared cursor.
+unsafe impl Send for File {}
+// SAFETY: as above.
+unsafe impl Sync for File {}
+
+impl File {
+    /// Opens the directory at the absolute path `path` (e.g. a module parameter).
+    pub fn open_dir(path: &CStr) -> Result<File> {
+        let flags = bindings::KMODS_O_RDONLY | bindings::KMODS_O_DIRECTORY | bindings::KMODS_O_LARGEFILE;
+        // SAFETY: `path` is NUL-terminated.
+        let f = unsafe { bindings::filp_open(path.as_ptr(), flags, 0) };
+        Ok(File { ptr: from_err_ptr(f, ENOENT)? })
+    }
+
+    fn path(&self) -> &bindings::path {
+        // SAFETY: the file is open (invariant), so f_path is valid while we hold it.
+        unsafe { &(*self.ptr).f_path }
+    }
+
+    /// Attributes of the open file.
+    pub fn stat(&self) -> Result<Stat> {
+        self.path_ref_borrowed(|p| p.stat())
+    }
+
+    fn path_ref_borrowed<R>(&self, f: impl FnOnce(&PathRef) -> R) -> R {
+        // Borrow f_path as a PathRef without taking references: wrap it in
+        // ManuallyDrop so path_put is never called for it.
+        let p = core::mem::ManuallyDrop::new(PathRef { path: *self.path() });
+        f(&p)
+    }
+
+    /// Looks `rel` up beneath this directory (see the module documentation).
+    pub fn lookup(&self, rel: &[u8]) -> Result<PathRef> {
+        lookup_beneath(self.path(), rel)
+    }
+
+    /// Reads up to `buf.len()` bytes at `pos`; `Ok(0)` at end of file. May sleep.
+    pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
+        let mut off = pos as i64;
+        // SAFETY: the file is open; `buf` is valid for writes of its length.
+        let n = unsafe { bindings::kernel_read(self.ptr, buf.as_mut_ptr().cast(), buf.len(), &mut off) };
+        if n < 0 {
+            Err(crate::error::Error::from_errno(n as i32))
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Calls `f(name, kind)` for each entry of this directory (except `.` and `..`),
+    /// until `f` returns false. `kind` is what the directory reports (may be `None`
+    /// when the file system does not say; stat the entry then).
+    pub fn read_dir(&self, f: &mut dyn FnMut(&[u8], Option<FileKind>) -> bool) -> Result {
+        let mut ctx = DirCtx {
+            ctx: bindings::dir_context { actor: Some(dir_actor), pos: 0 },
+            f,
+        };
+        // SAFETY: the file is an open directory; `ctx` starts with the dir_context the
+        // actor receives and outlives the call.
+        to_result(unsafe { bindings::iterate_dir(self.ptr, &mut ctx.ctx) })?;
+        Ok(())
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference (invariant); fput releases it.
+        unsafe { bindings::fput(self.ptr) };
+    }
+}
+
+#[repr(C)]
+struct DirCtx<'a> {
+    // Must stay first: the actor gets a pointer to it and casts back to DirCtx.
+    ctx: bindings::dir_context,
+    f: &'a mut dyn FnMut(&[u8], Option<FileKind>) -> bool,
+}
+
+unsafe extern "C" fn dir_actor(
+    ctx: *mut bindings::dir_context,
+    name: *const c_char,
+    len: c_int,
+    _off: bindings::loff_t,
+    _ino: u64,
+    d_type: c_uint,
+) -> bool {
+    // SAFETY: `ctx` is the first field of the #[repr(C)] DirCtx built in `read_dir`,
+    // which is alive for the whole iterate_dir call; `name` has `len` valid bytes.
+    let (dc, name) = unsafe {
+        (&mut *ctx.cast::<DirCtx<'_>>(), core::slice::from_raw_parts(name.cast::<u8>(), len.max(0) as usize))
+    };
+    if name == b"." || name == b".." {
+        return true;
+    }
+    let kind = match d_type as u8 {
+        t if t == bindings::KMODS_DT_DIR => Some(FileKind::Directory),
+        t if t == bindings::KMODS_DT_REG => Some(FileKind::Regular),
+        t if t == bindings::KMODS_DT_LNK => Some(FileKind::Symlink),
+        t if t == bindings::KMODS_DT_UNKNOWN => None,
+        _ => Some(FileKind::Special),
+    };
+    (dc.f)(name, kind)
+}

@@ -1,0 +1,242 @@
+//! One HTTP connection: read requests, answer them in order, stream bodies.
+//!
+//! All I/O is non-blocking; the connection's work item runs when the socket has data or
+//! room (see `common`). Output is a byte queue (`out`) plus, for files, a streamed body
+//! read in bounded chunks; the head and the first chunk go out in one scatter-gather
+//! send. Requests pipelined behind the current one wait in the input buffer until its
+//! response is fully queued.
+
+use super::content::{self, Reply};
+use crate::http::parser::{self, Status};
+use common::{Handler, Step};
+use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::error::code::EAGAIN;
+use kernel::fs::File;
+use kernel::net::{Shutdown, TcpStream};
+use kernel::prelude::*;
+
+/// Input buffer: larger than the parser's limits (8 KiB request line, 16 KiB of
+/// headers), so an oversized request is reported by the parser (414/431).
+const IN_CAP: usize = 26 * 1024;
+/// File data read per chunk.
+const FILE_CHUNK: usize = 32 * 1024;
+/// Loop rounds per run before yielding the worker to other connections.
+const BUDGET: usize = 16;
+/// Unread request bytes discarded before closing after an error (so the close is a FIN,
+/// not a reset that could destroy the error response in flight).
+const DRAIN_MAX: usize = 64 * 1024;
+
+/// The handler shared by all connections.
+pub struct Http {
+    pub(super) root: File,
+    pub(super) listings: bool,
+    requests: AtomicU64,
+}
+
+impl Http {
+    pub fn new(root: File, listings: bool) -> Self {
+        Http { root, listings, requests: AtomicU64::new(0) }
+    }
+
+    /// Requests answered so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// A file body being streamed: `buf[off..len]` is read but not yet sent.
+pub struct FileBody {
+    pub file: File,
+    pub pos: u64,
+    pub remaining: u64,
+    buf: Vec<u8>,
+    off: usize,
+    len: usize,
+}
+
+impl FileBody {
+    pub fn new(file: File, size: u64) -> Self {
+        FileBody { file, pos: 0, remaining: size, buf: Vec::new(), off: 0, len: 0 }
+    }
+
+    /// Reads the next chunk when the previous one is sent. `Ok(false)` at the end.
+    fn refill(&mut self) -> Result<bool> {
+        if self.off < self.len {
+            return Ok(true);
+        }
+        if self.remaining == 0 {
+            return Ok(false);
+        }
+        if self.buf.is_empty() {
+            self.buf = kernel::allocator::try_vec(FILE_CHUNK, 0u8)?;
+        }
+        let want = (self.remaining.min(FILE_CHUNK as u64)) as usize;
+        let Some(dst) = self.buf.get_mut(..want) else { return Err(EINVAL) };
+        let n = self.file.read_at(dst, self.pos)?;
+        if n == 0 {
+            // The file shrank after we sent its length: the response cannot be
+            // completed, so the connection must close.
+            return Err(kernel::error::code::EIO);
+        }
+        self.pos += n as u64;
+        self.remaining -= n as u64;
+        self.off = 0;
+        self.len = n;
+        Ok(true)
+    }
+
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.off..self.len).unwrap_or(&[])
+    }
+}
+
+/// Per-connection state.
+pub struct Conn {
+    input: Vec<u8>,
+    in_len: usize,
+    out: Vec<u8>,
+    out_off: usize,
+    body: Option<FileBody>,
+    /// Close once the queued output is sent.
+    close_after: bool,
+    /// After the last response of a closing connection: bytes of input discarded since
+    /// the write side was shut (`None` until then).
+    draining: Option<usize>,
+}
+
+enum Flush {
+    Done,
+    WouldBlock,
+    Failed,
+}
+
+impl Conn {
+    fn flush(&mut self, stream: &TcpStream) -> Flush {
+        loop {
+            let head = self.out.get(self.out_off..).unwrap_or(&[]);
+            if let Some(b) = self.body.as_mut() {
+                if head.is_empty() {
+                    match b.refill() {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            self.body = None;
+                            continue;
+                        }
+                        Err(_) => return Flush::Failed,
+                    }
+                }
+            }
+            let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
+            if head.is_empty() && body.is_empty() {
+                self.out.clear();
+                self.out_off = 0;
+                return Flush::Done;
+            }
+            let more = self.body.as_ref().is_some_and(|b| b.remaining > 0);
+            match stream.write_vectored(&[head, body], false, more) {
+                Ok(mut n) => {
+                    let from_head = n.min(head.len());
+                    self.out_off += from_head;
+                    n -= from_head;
+                    if let Some(b) = self.body.as_mut() {
+                        b.off += n;
+                    }
+                }
+                Err(e) if e == EAGAIN => return Flush::WouldBlock,
+                Err(_) => return Flush::Failed,
+            }
+        }
+    }
+
+    fn consume_input(&mut self, n: usize) {
+        let n = n.min(self.in_len);
+        self.input.copy_within(n..self.in_len, 0);
+        self.in_len -= n;
+    }
+}
+
+impl Handler for Http {
+    type State = Conn;
+
+    fn new_state(&self) -> Result<Conn> {
+        Ok(Conn {
+            input: kernel::allocator::try_vec(IN_CAP, 0u8)?,
+            in_len: 0,
+            out: Vec::new(),
+            out_off: 0,
+            body: None,
+            close_after: false,
+            draining: None,
+        })
+    }
+
+    fn serve(&self, c: &mut Conn, stream: &TcpStream) -> Step {
+        for _ in 0..BUDGET {
+            match c.flush(stream) {
+                Flush::Done => {}
+                Flush::WouldBlock => return Step::Wait,
+                Flush::Failed => return Step::Close,
+            }
+            if c.close_after {
+                // Everything is sent: half-close, then discard what the client still
+                // sends so that our close does not turn into a reset.
+                let drained = match c.draining {
+                    Some(n) => n,
+                    None => {
+                        let _ = stream.shutdown(Shutdown::Write);
+                        c.in_len = 0;
+                        0
+                    }
+                };
+                match stream.read(&mut c.input, false) {
+                    Ok(n) if n > 0 && drained + n <= DRAIN_MAX => c.draining = Some(drained + n),
+                    Err(e) if e == EAGAIN => {
+                        c.draining = Some(drained);
+                        return Step::Wait;
+                    }
+                    // EOF, error, or a client that keeps sending: close now.
+                    _ => return Step::Close,
+                }
+                continue;
+            }
+            if c.in_len > 0 {
+                let Some(input) = c.input.get(..c.in_len) else { return Step::Close };
+                let reply = match parser::parse(input) {
+                    Ok(Status::Partial) => None,
+                    Ok(Status::Complete(req, used)) => {
+                        Some((content::respond(self, &req, kernel::time::real_seconds()), used))
+                    }
+                    Err(e) => Some((content::error_reply(e.status(), kernel::time::real_seconds()), c.in_len)),
+                };
+                if let Some((reply, used)) = reply {
+                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    c.consume_input(used);
+                    match reply {
+                        Ok(Reply { head, body, keep_open }) => {
+                            c.out = head;
+                            c.out_off = 0;
+                            c.body = body;
+                            c.close_after = !keep_open;
+                        }
+                        // Out of memory while building a response: nothing sensible
+                        // can be sent.
+                        Err(_) => return Step::Close,
+                    }
+                    continue;
+                }
+                if c.in_len == c.input.len() {
+                    // Cannot happen with IN_CAP above the parser limits; close safely.
+                    return Step::Close;
+                }
+            }
+            let Some(free) = c.input.get_mut(c.in_len..) else { return Step::Close };
+            match stream.read(free, false) {
+                Ok(0) => return Step::Close,
+                Ok(n) => c.in_len += n,
+                Err(e) if e == EAGAIN => return Step::Wait,
+                Err(_) => return Step::Close,
+            }
+        }
+        Step::Yield
+    }
+}

@@ -1,0 +1,225 @@
+//! What to answer: status pages, redirects, files (with 304), directory listings.
+
+use super::conn::{FileBody, Http};
+use crate::http::html::{Entry, Listing};
+use crate::http::parser::Request;
+use crate::http::response::{self, Body, Head, StatusCode};
+use crate::http::{chunked, mime, path, Writer};
+use kernel::error::code::*;
+use kernel::fs::{FileKind, PathRef, Stat};
+use kernel::prelude::*;
+
+/// Most entries listed for one directory (bounds the memory of a listing).
+const MAX_ENTRIES: usize = 10_000;
+/// Heads and status pages are built in a buffer of this size (on the heap: kernel
+/// stacks are 16 KiB, and deep file system calls run below us).
+const HEAD_BUF: usize = 1024;
+/// Listing pieces are rendered into chunks of this size.
+const LISTING_CHUNK: usize = 8192;
+
+/// A complete answer to one request: the head (plus any small body) to send, an
+/// optional file body streamed after it, and whether the connection stays open.
+pub struct Reply {
+    pub head: Vec<u8>,
+    pub body: Option<FileBody>,
+    pub keep_open: bool,
+}
+
+fn to_vec(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_extend_from_slice(bytes)?;
+    Ok(v)
+}
+
+fn page(status: StatusCode, keep_alive: bool, now: i64, head_only: bool) -> Result<Reply> {
+    let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+    let mut w = Writer::new(&mut buf);
+    let keep_open = response::write_status_page(status, keep_alive, Some(now), head_only, &mut w).map_err(|_| EINVAL)?;
+    Ok(Reply { head: to_vec(w.written())?, body: None, keep_open })
+}
+
+/// The answer to a request that could not be parsed; the connection closes after it.
+pub fn error_reply(status: StatusCode, now: i64) -> Result<Reply> {
+    page(status, false, now, false)
+}
+
+/// Maps a lookup/open error to the status the client sees.
+fn status_for(e: Error) -> StatusCode {
+    if e == ENOENT || e == ENOTDIR {
+        StatusCode::NotFound
+    } else if e == ENAMETOOLONG {
+        StatusCode::UriTooLong
+    } else if e == ENOMEM {
+        StatusCode::ServiceUnavailable
+    } else if e == EACCES || e == EPERM || e == ELOOP || e == kernel::error::Error::from_errno(-18) {
+        // EXDEV: the path (through a symlink) leaves the root.
+        StatusCode::Forbidden
+    } else {
+        StatusCode::InternalServerError
+    }
+}
+
+/// Answers one parsed request.
+pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
+    let ka = req.keep_alive();
+    let head_only = req.is_head();
+    if let Some(status) = req.method().rejection() {
+        return page(status, ka, now, false);
+    }
+    let mut pbuf = kernel::allocator::try_vec(path::MAX_PATH, 0u8)?;
+    let resolved = match path::resolve(req.target(), &mut pbuf) {
+        Ok(r) => r,
+        Err(e) => return page(e.status(), ka, now, head_only),
+    };
+    let found = h.root.lookup(resolved.rel).and_then(|p| p.stat().map(|st| (p, st)));
+    let (p, st) = match found {
+        Ok(v) => v,
+        Err(e) => return page(status_for(e), ka, now, head_only),
+    };
+    match st.kind {
+        FileKind::Regular => file_reply(&p, &st, resolved.rel, req, now),
+        FileKind::Directory => {
+            if !resolved.trailing_slash {
+                let mut buf = kernel::allocator::try_vec(HEAD_BUF + path::MAX_PATH * 3, 0u8)?;
+                let mut w = Writer::new(&mut buf);
+                let keep_open = response::write_redirect_to_dir(resolved.rel, ka, Some(now), head_only, &mut w)
+                    .map_err(|_| ENAMETOOLONG)?;
+                return Ok(Reply { head: to_vec(w.written())?, body: None, keep_open });
+            }
+            if let Ok(index) = p.lookup(b"index.html") {
+                if let Ok(ist) = index.stat() {
+                    if ist.kind == FileKind::Regular {
+                        return file_reply(&index, &ist, b"index.html", req, now);
+                    }
+                }
+            }
+            if !h.listings {
+                return page(StatusCode::Forbidden, ka, now, head_only);
+            }
+            listing_reply(h, &p, resolved.rel, req, now)
+        }
+        // Devices, FIFOs, sockets: never opened.
+        _ => page(StatusCode::Forbidden, ka, now, head_only),
+    }
+}
+
+fn file_reply(p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
+    let ka = req.keep_alive();
+    let head_only = req.is_head();
+    // Serve only what anybody may read: a private file dropped into the root by
+    // mistake stays private.
+    if !st.world_readable() {
+        return page(StatusCode::Forbidden, ka, now, head_only);
+    }
+    let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+    let mut w = Writer::new(&mut buf);
+    if response::not_modified(st.mtime, req.if_modified_since_time()) {
+        let mut head = Head::new(StatusCode::NotModified, Body::None);
+        head.date = Some(now);
+        head.last_modified = Some(st.mtime);
+        head.keep_alive = ka;
+        response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
+        return Ok(Reply { head: to_vec(w.written())?, body: None, keep_open: head.keeps_alive() });
+    }
+    let file = if head_only {
+        None
+    } else {
+        match p.open() {
+            Ok(f) => Some(f),
+            Err(e) => return page(status_for(e), ka, now, head_only),
+        }
+    };
+    let mut head = Head::new(StatusCode::Ok, Body::Length(st.size));
+    head.date = Some(now);
+    head.content_type = Some(mime::content_type(name));
+    head.last_modified = Some(st.mtime);
+    head.keep_alive = ka;
+    response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
+    Ok(Reply {
+        head: to_vec(w.written())?,
+        body: file.map(|f| FileBody::new(f, st.size)),
+        keep_open: head.keeps_alive(),
+    })
+}
+
+fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
+    let ka = req.keep_alive();
+    let head_only = req.is_head();
+    let mut head = Head::new(StatusCode::Ok, Body::streaming(req.version()));
+    head.date = Some(now);
+    head.content_type = Some(mime::HTML_TYPE);
+    head.keep_alive = ka;
+    let mut hbuf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+    let mut w = Writer::new(&mut hbuf);
+    response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
+    let mut out = to_vec(w.written())?;
+    let keep_open = head.keeps_alive();
+    if head_only {
+        return Ok(Reply { head: out, body: None, keep_open });
+    }
+
+    // Names first (the directory is locked while iterating: no lookups in there).
+    let mut arena: Vec<u8> = Vec::new();
+    let mut names: Vec<(usize, usize, Option<FileKind>)> = Vec::new();
+    let mut failed = false;
+    let d = match dir.open() {
+        Ok(d) => d,
+        Err(e) => return page(status_for(e), ka, now, head_only),
+    };
+    d.read_dir(&mut |name, kind| {
+        if names.len() >= MAX_ENTRIES {
+            return false;
+        }
+        let start = arena.len();
+        if arena.try_extend_from_slice(name).is_err() || names.try_push((start, name.len(), kind)).is_err() {
+            failed = true;
+            return false;
+        }
+        true
+    })?;
+    if failed {
+        return Err(ENOMEM);
+    }
+    drop(d);
+
+    // Then sizes and times, looked up from the root like any request.
+    let mut full: Vec<u8> = Vec::new();
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    entries.try_reserve_exact(names.len())?;
+    for &(start, len, kind) in names.iter() {
+        let Some(name) = arena.get(start..start + len) else { continue };
+        full.clear();
+        full.try_extend_from_slice(rel)?;
+        if !rel.is_empty() {
+            full.try_push(b'/')?;
+        }
+        full.try_extend_from_slice(name)?;
+        let st = h.root.lookup(&full).and_then(|p| p.stat());
+        let (is_dir, size, mtime) = match st {
+            Ok(st) => (st.kind == FileKind::Directory, st.size, st.mtime),
+            Err(_) => (kind == Some(FileKind::Directory), 0, 0),
+        };
+        entries.try_push(Entry { name, is_dir, size, mtime })?;
+    }
+
+    let chunked_body = head.body == Body::Chunked;
+    let mut listing = Listing::new(rel, &mut entries);
+    let mut chunk = kernel::allocator::try_vec(LISTING_CHUNK, 0u8)?;
+    while !listing.is_done() {
+        let area = chunked::payload_area(&mut chunk);
+        let mut pw = Writer::new(area);
+        listing.fill(&mut pw).map_err(|_| EINVAL)?;
+        let n = pw.len();
+        if chunked_body {
+            let range = chunked::frame_in_place(&mut chunk, n).map_err(|_| EINVAL)?;
+            out.try_extend_from_slice(chunk.get(range).unwrap_or(&[]))?;
+        } else {
+            let payload = chunk.get(chunked::HEADROOM..chunked::HEADROOM + n).unwrap_or(&[]);
+            out.try_extend_from_slice(payload)?;
+        }
+    }
+    if chunked_body {
+        out.try_extend_from_slice(chunked::LAST_CHUNK)?;
+    }
+    Ok(Reply { head: out, body: None, keep_open })
+}

@@ -1,0 +1,92 @@
+//! The kernel module: parameters, start-up checks, and the server on `common`.
+
+mod conn;
+mod content;
+
+use common::{Server, ServerConfig};
+use kernel::fs::{File, FileKind};
+use kernel::net::SocketAddr;
+use kernel::prelude::*;
+use kernel::workqueue::QueueFlags;
+
+struct Khttpd {
+    server: Server<conn::Http>,
+}
+
+impl Module for Khttpd {
+    fn init() -> Result<Self> {
+        let port = params::port.get();
+        let backlog = params::backlog.get();
+        let root_path = params::root.get();
+        if backlog <= 0 {
+            pr_err!("backlog must be positive (got {})", backlog);
+            return Err(EINVAL);
+        }
+        let root_str = root_path.to_str().unwrap_or("<not UTF-8>");
+        if !root_path.to_bytes().starts_with(b"/") {
+            pr_err!("root must be an absolute path (got \"{}\")", root_str);
+            return Err(EINVAL);
+        }
+        let root = File::open_dir(root_path).inspect_err(|e| {
+            pr_err!("cannot open root directory \"{}\": {:?}", root_str, e);
+        })?;
+        match root.stat() {
+            Ok(st) if st.kind == FileKind::Directory => {}
+            Ok(_) => {
+                pr_err!("root \"{}\" is not a directory", root_str);
+                return Err(ENOTDIR);
+            }
+            Err(e) => {
+                pr_err!("cannot stat root \"{}\": {:?}", root_str, e);
+                return Err(e);
+            }
+        }
+        let config = ServerConfig {
+            queue_name: c"khttpd_wq",
+            thread_name: c"khttpd_accept",
+            addr: SocketAddr::any_v4(port),
+            backlog,
+            queue_flags: QueueFlags::UNBOUND,
+            idle_timeout_ms: params::timeout_ms.get(),
+            reaper_name: c"khttpd_reaper",
+        };
+        let handler = conn::Http::new(root, params::listings.get());
+        let server = Server::start(config, handler).inspect_err(|e| {
+            pr_err!("cannot listen on port {}: {:?}", port, e);
+        })?;
+        pr_info!(
+            "serving {} on port {} (backlog {}, idle timeout {} ms)",
+            root_str,
+            port,
+            backlog,
+            params::timeout_ms.get()
+        );
+        Ok(Khttpd { server })
+    }
+}
+
+impl Drop for Khttpd {
+    fn drop(&mut self) {
+        pr_info!(
+            "stopping: {} connection(s), {} request(s) served, {} connection(s) still open",
+            self.server.accepted(),
+            self.server.handler().requests(),
+            self.server.open_connections()
+        );
+    }
+}
+
+kernel::module! {
+    type: Khttpd,
+    name: "khttpd",
+    author: "The kmods-rs developers",
+    description: "HTTP/1.1 static file server inside the kernel (connections are CMWQ work items)",
+    license: "Dual MIT/GPL",
+    params: {
+        port: u16 { default: 8081, permissions: 0o444, description: "TCP port to listen on (all IPv4 addresses)" },
+        backlog: i32 { default: 100, permissions: 0o444, description: "Listen backlog" },
+        root: str { default: "/var/www/html", permissions: 0o444, description: "Directory to serve (absolute path; must exist at load time)" },
+        timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Close connections idle (no request, no progress) for this many milliseconds; 0 = never" },
+        listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
+    },
+}

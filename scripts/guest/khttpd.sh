@@ -1,0 +1,261 @@
+#!/bin/sh
+# Guest tests for khttpd.ko with a real HTTP client (curl, staged with its libraries).
+set -u
+. "$(dirname "$0")/lib.sh"
+
+KO=/modules/khttpd.ko
+PORT=8081
+BASE=http://127.0.0.1:$PORT
+WWW=/srv/www
+
+make_tree() {
+    rm -rf /srv; mkdir -p $WWW/sub/deeper $WWW/withindex $WWW/empty
+    echo "SECRET-OUTSIDE-ROOT" > /srv/secret.txt
+    printf 'Hello World!' > $WWW/hello.txt
+    echo '<h1>index</h1>' > $WWW/withindex/index.html
+    echo 'body { color: red }' > $WWW/style.css
+    for ext in html css js json txt png jpg gif svg ico pdf mp4 webm wasm woff2 bin; do
+        echo "x" > "$WWW/sample.$ext"
+    done
+    echo "deep" > $WWW/sub/deeper/file.txt
+    echo "lt" > "$WWW/sub/<script>alert(1)<"
+    echo "sp" > "$WWW/sub/a b&c\"d'%e.txt"
+    echo "utf" > "$WWW/sub/caf$(printf '\303\251').txt"
+    echo "private" > $WWW/private.txt; chmod 600 $WWW/private.txt
+    mkfifo $WWW/fifo
+    mknod $WWW/nulldev c 1 3
+    ln -s /srv/secret.txt $WWW/abs-link
+    ln -s ../secret.txt $WWW/rel-link
+    ln -s hello.txt $WWW/good-link
+    ln -s sub $WWW/dir-link
+    dd if=/dev/urandom of=$WWW/big.bin bs=1048576 count=64 2>/dev/null
+    chmod -R a+rX $WWW; chmod 600 $WWW/private.txt
+}
+
+load() { rmmod khttpd 2>/dev/null; insmod "$KO" root=$WWW "$@" || { t_fail "insmod $*"; return 1; }; t_wait_port $PORT 10 || t_fail "no listener on $PORT"; }
+unload() { t_timeout 60 rmmod khttpd || t_fail "rmmod khttpd failed or hung"; }
+
+# status of a GET (or other curl args)
+code() { curl -s -o /dev/null -w '%{http_code}' --path-as-is "$@"; }
+# response headers of a request, CRs stripped
+heads() { curl -s -D - -o /dev/null --path-as-is "$@" | tr -d '\r'; }
+
+test_params_and_root_check() {
+    insmod $KO root=/nonexistent 2>/dev/null && { rmmod khttpd; t_fail "insmod with a missing root succeeded"; }
+    dmesg | tail -3 | grep -q 'cannot open root directory "/nonexistent": ENOENT' || t_fail "no clear dmesg line for a missing root"
+    insmod $KO root=relative/path 2>/dev/null && { rmmod khttpd; t_fail "relative root accepted"; }
+    insmod $KO root=$WWW/hello.txt 2>/dev/null && { rmmod khttpd; t_fail "a file as root accepted"; }
+    load port=8081 backlog=64
+    t_assert_eq 8081 "$(cat /sys/module/khttpd/parameters/port)" "port"
+    t_assert_eq 64 "$(cat /sys/module/khttpd/parameters/backlog)" "backlog"
+    t_assert_eq $WWW "$(cat /sys/module/khttpd/parameters/root)" "root"
+    t_assert_eq Y "$(cat /sys/module/khttpd/parameters/listings)" "listings"
+    unload
+}
+
+test_get_file() {
+    load
+    t_assert_eq "Hello World!" "$(curl -s $BASE/hello.txt)" "body"
+    h=$(heads $BASE/hello.txt)
+    echo "$h"
+    echo "$h" | grep -q '^HTTP/1.1 200 OK$' || t_fail "status line"
+    echo "$h" | grep -q '^Content-Length: 12$' || t_fail "Content-Length"
+    echo "$h" | grep -q '^Content-Type: text/plain; charset=utf-8$' || t_fail "Content-Type"
+    echo "$h" | grep -qE '^Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$' || t_fail "Date"
+    echo "$h" | grep -q '^Server: ' || t_fail "Server"
+    echo "$h" | grep -q '^Last-Modified: .* GMT$' || t_fail "Last-Modified"
+    echo "$h" | grep -qi '^Connection: keep-alive$' || t_fail "Connection: keep-alive for HTTP/1.1"
+    h10=$(heads --http1.0 $BASE/hello.txt)
+    echo "$h10" | grep -qi '^Connection: close$' || t_fail "HTTP/1.0 without keep-alive must close"
+    h10k=$(heads --http1.0 -H 'Connection: keep-alive' $BASE/hello.txt)
+    echo "$h10k" | grep -qi '^Connection: keep-alive$' || t_fail "HTTP/1.0 with keep-alive"
+    hc=$(heads -H 'Connection: close' $BASE/hello.txt)
+    echo "$hc" | grep -qi '^Connection: close$' || t_fail "HTTP/1.1 Connection: close"
+    unload
+}
+
+test_head_and_304() {
+    load
+    h=$(curl -s -I $BASE/hello.txt | tr -d '\r')
+    echo "$h" | grep -q '^HTTP/1.1 200 OK$' || t_fail "HEAD status"
+    echo "$h" | grep -q '^Content-Length: 12$' || t_fail "HEAD Content-Length"
+    n=$(printf 'HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | nc -w 3 127.0.0.1 $PORT | wc -c)
+    hl=$(printf 'HEAD /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | nc -w 3 127.0.0.1 $PORT | sed -n '/^\r$/q;p' | wc -c)
+    t_assert_eq "$((hl + 2))" "$n" "HEAD must send no body"
+    lm=$(echo "$h" | sed -n 's/^Last-Modified: //p')
+    t_assert_eq 304 "$(code -H "If-Modified-Since: $lm" $BASE/hello.txt)" "If-Modified-Since = Last-Modified"
+    t_assert_eq 200 "$(code -H 'If-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT' $BASE/hello.txt)" "older If-Modified-Since"
+    body=$(curl -s -H "If-Modified-Since: $lm" $BASE/hello.txt | wc -c)
+    t_assert_eq 0 "$body" "304 has no body"
+    unload
+}
+
+test_status_codes() {
+    load
+    t_assert_eq 404 "$(code $BASE/nope.txt)" "missing file"
+    t_assert_eq 404 "$(code $BASE/hello.txt/x)" "file used as directory"
+    t_assert_eq 403 "$(code $BASE/private.txt)" "non-world-readable file"
+    t_assert_eq 403 "$(code $BASE/fifo)" "fifo"
+    t_assert_eq 403 "$(code $BASE/nulldev)" "device node"
+    m=$(code -X DELETE $BASE/hello.txt)
+    case $m in 405|501) ;; *) t_fail "DELETE gave $m, want 405 or 501" ;; esac
+    heads -X PUT $BASE/hello.txt | grep -q '^Allow: GET, HEAD$' || t_fail "Allow header on 405/501"
+    long=$(head -c 9000 /dev/zero | tr '\0' a)
+    t_assert_eq 414 "$(code $BASE/$long)" "request line over 8 KiB"
+    big=$(head -c 17000 /dev/zero | tr '\0' b)
+    t_assert_eq 431 "$(code -H "X-Big: $big" $BASE/hello.txt)" "headers over 16 KiB"
+    r=$(printf 'GARBAGE\r\n\r\n' | nc -w 3 127.0.0.1 $PORT | head -1 | tr -d '\r')
+    t_assert_eq "HTTP/1.1 400 Bad Request" "$r" "malformed request"
+    r=$(printf 'GET / HTTP/2.0\r\n\r\n' | nc -w 3 127.0.0.1 $PORT | head -1 | tr -d '\r')
+    t_assert_eq "HTTP/1.1 505 HTTP Version Not Supported" "$r" "HTTP/2.0 request line"
+    # The server is still fine after all that.
+    t_assert_eq 200 "$(code $BASE/hello.txt)" "still serving"
+    unload
+}
+
+test_keepalive_and_pipelining() {
+    load
+    v=$(curl -sv $BASE/hello.txt $BASE/style.css 2>&1 >/dev/null)
+    echo "$v" | grep -qiE 'Re-using existing connection|Reusing existing' || { echo "$v"; t_fail "curl did not reuse the connection"; }
+    out=$(printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /style.css HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | nc -w 5 127.0.0.1 $PORT)
+    # (bodies have no trailing newline, so count occurrences, not lines)
+    n=$(echo "$out" | grep -o 'HTTP/1.1 200 OK' | wc -l)
+    t_assert_eq 3 "$n" "three pipelined responses"
+    printf "%s" "$out" | tail -c 12 | grep -q "Hello World!" || t_fail "last pipelined body"
+    # A request split into many small writes
+    r=$( (printf 'GET /hel'; sleep 0.3; printf 'lo.txt HTTP/1.1\r\nHo'; sleep 0.3; printf 'st: x\r\nConnection: close\r\n\r\n') | nc -w 5 127.0.0.1 $PORT | tail -c 12)
+    t_assert_eq "Hello World!" "$r" "request split across reads"
+    unload
+}
+
+test_large_file_64mib() {
+    load
+    curl -s -o /tmp/big.out $BASE/big.bin || t_fail "curl big.bin"
+    t_assert_eq "$(md5sum < $WWW/big.bin)" "$(md5sum < /tmp/big.out)" "64 MiB file byte for byte"
+    rm -f /tmp/big.out
+    unload
+}
+
+test_mime_types() {
+    load
+    for pair in html:text/html css:text/css js:text/javascript json:application/json txt:text/plain \
+        png:image/png jpg:image/jpeg gif:image/gif svg:image/svg+xml ico:image/x-icon pdf:application/pdf \
+        mp4:video/mp4 webm:video/webm wasm:application/wasm woff2:font/woff2 bin:application/octet-stream; do
+        ext=${pair%%:*}; want=${pair#*:}
+        got=$(heads $BASE/sample.$ext | sed -n 's/^Content-Type: //p' | cut -d';' -f1)
+        [ "$got" = "$want" ] || t_fail "sample.$ext: Content-Type $got, want $want"
+    done
+    unload
+}
+
+test_directories() {
+    load
+    h=$(heads $BASE/sub/)
+    echo "$h" | grep -q '^HTTP/1.1 200 OK$' || t_fail "listing status"
+    echo "$h" | grep -qi '^Transfer-Encoding: chunked$' || t_fail "listing not chunked"
+    page=$(curl -s $BASE/sub/)
+    echo "$page" | grep -q 'href="deeper/"' || t_fail "subdirectory link"
+    echo "$page" | grep -q 'href="../"' || t_fail "parent link"
+    echo "$page" | grep -q '&lt;script&gt;alert(1)&lt;' || t_fail "name not HTML-escaped"
+    echo "$page" | grep -q '<script>' && t_fail "raw <script> in the listing"
+    echo "$page" | grep -q 'href="%3Cscript%3Ealert%281%29%3C"' || t_fail "name not percent-encoded in link"
+    echo "$page" | grep -q 'a%20b%26c%22d%27%25e.txt' || t_fail "special characters not encoded in link"
+    root=$(curl -s $BASE/)
+    echo "$root" | grep -q 'href="../"' && t_fail "parent link at /"
+    echo "$root" | grep -q 'hello.txt' || t_fail "root listing"
+    t_assert_eq 301 "$(code $BASE/sub)" "directory without slash"
+    heads $BASE/sub | grep -q '^Location: /sub/$' || t_fail "redirect Location"
+    t_assert_eq "<h1>index</h1>" "$(curl -s $BASE/withindex/)" "index.html for a directory"
+    t_assert_eq 200 "$(code $BASE/empty/)" "empty directory"
+    t_assert_eq "deep" "$(curl -s $BASE/dir-link/deeper/file.txt)" "symlink inside the root"
+    t_assert_eq "Hello World!" "$(curl -s $BASE/good-link)" "file symlink inside the root"
+    unload
+    insmod $KO root=$WWW listings=0 || t_fail "insmod listings=0"
+    t_wait_port $PORT 10
+    t_assert_eq 403 "$(code $BASE/sub/)" "listing disabled"
+    t_assert_eq "<h1>index</h1>" "$(curl -s $BASE/withindex/)" "index.html with listings=0"
+    unload
+}
+
+test_traversal() {
+    load
+    for p in '/../secret.txt' '/sub/../../secret.txt' '/%2e%2e/secret.txt' '/%2E%2e/secret.txt' \
+             '/%252e%252e/secret.txt' '/..%2fsecret.txt' '/sub/%2f..%2f..%2fsecret.txt' '/..\secret.txt' \
+             '/%5c..%5csecret.txt' '/hello.txt%00' '/abs-link' '/rel-link' '/./hello.txt' '//etc/passwd' \
+             '/sub/..' '/%2e%2e' '/%2e' ; do
+        c=$(code "$BASE$p")
+        body=$(curl -s --path-as-is "$BASE$p")
+        case "$body" in *SECRET-OUTSIDE-ROOT*|*root:x:*) t_fail "$p leaked a file outside the root" ;; esac
+        case $c in 400|403|404) ;; *) t_fail "$p gave $c, want 400/403/404" ;; esac
+    done
+    # raw request with a NUL byte in the target
+    r=$(printf 'GET /hello.txt\000x HTTP/1.1\r\nHost: x\r\n\r\n' | nc -w 3 127.0.0.1 $PORT | head -1 | tr -d '\r')
+    case $r in "HTTP/1.1 400"*|"HTTP/1.1 404"*) ;; *) t_fail "NUL in target gave '$r'" ;; esac
+    unload
+}
+
+test_200_concurrent_clients() {
+    load
+    out=$(htstress -n 4000 -c 100 -t 2 $BASE/hello.txt)
+    echo "$out"
+    echo "$out" | grep -q '^good requests: *4000 ' || t_fail "not all 4000 requests good (200 concurrent)"
+    out=$(htstress -k -n 4000 -c 100 -t 2 $BASE/hello.txt)
+    echo "$out"
+    echo "$out" | grep -q '^good requests: *4000 ' || t_fail "keep-alive: not all 4000 requests good"
+    unload
+}
+
+test_rmmod_under_load() {
+    load
+    htstress -n 0 -c 50 -t 2 $BASE/hello.txt > /tmp/hts1.out 2>&1 &
+    p1=$!
+    htstress -k -n 0 -c 50 -t 1 $BASE/sub/ > /tmp/hts2.out 2>&1 &
+    p2=$!
+    curl -s -o /dev/null --limit-rate 2M $BASE/big.bin &
+    p3=$!
+    sleep 3
+    t_timeout 60 rmmod khttpd || t_fail "rmmod under load failed or hung"
+    kill -INT $p1 $p2 2>/dev/null; kill $p3 2>/dev/null
+    wait $p1 $p2 $p3 2>/dev/null
+    tail -8 /tmp/hts1.out
+    [ ! -d /sys/module/khttpd ] || t_fail "module still loaded"
+    # and it comes back
+    load
+    t_assert_eq "Hello World!" "$(curl -s $BASE/hello.txt)" "serving after reload"
+    unload
+}
+
+test_idle_timeout() {
+    load timeout_ms=1000
+    t_assert_eq 1000 "$(cat /sys/module/khttpd/parameters/timeout_ms)" "timeout_ms"
+    # A client that connects and says nothing is closed after about a second: nc then
+    # exits long before its stdin (sleep 20) ends.
+    start=$(date +%s)
+    sleep 12 | { t_timeout 10 nc 127.0.0.1 $PORT; echo $? > /tmp/nc_rc; date +%s > /tmp/nc_end; }
+    took=$(( $(cat /tmp/nc_end) - start ))
+    echo "idle connection closed after $took s (nc status $(cat /tmp/nc_rc))"
+    [ "$(cat /tmp/nc_rc)" -ne 124 ] && [ $took -le 8 ] || t_fail "idle connection not closed within 8 s"
+    # A keep-alive client that keeps asking is not cut off.
+    out=$( (for i in 1 2 3 4; do printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 0.5; done) | nc -w 4 127.0.0.1 $PORT | grep -o 'HTTP/1.1 200 OK' | wc -l)
+    t_assert_eq 4 "$out" "active keep-alive connection kept"
+    unload
+    load timeout_ms=0
+    sleep 3 | t_timeout 10 nc 127.0.0.1 $PORT
+    [ $? -ne 124 ] || t_fail "timeout_ms=0: nc should end when its input ends"
+    unload
+}
+
+make_tree
+t_run khttpd_params_and_root_check test_params_and_root_check
+t_run khttpd_get_file test_get_file
+t_run khttpd_head_and_304 test_head_and_304
+t_run khttpd_status_codes test_status_codes
+t_run khttpd_keepalive_and_pipelining test_keepalive_and_pipelining
+t_run khttpd_large_file_64mib test_large_file_64mib
+t_run khttpd_mime_types test_mime_types
+t_run khttpd_directories test_directories
+t_run khttpd_traversal test_traversal
+t_run khttpd_200_concurrent_clients test_200_concurrent_clients
+t_run khttpd_rmmod_under_load test_rmmod_under_load
+t_run khttpd_idle_timeout test_idle_timeout
+t_summary
