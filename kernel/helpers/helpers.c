@@ -55,7 +55,7 @@ void rust_helper_printk(int level, const char *prefix, const char *msg, size_t l
 	}
 }
 
-void rust_helper_BUG(void) { BUG(); }
+void kmods_helper_bug(bool really) { if (really) BUG(); }
 
 void *rust_helper_kmalloc(size_t size, gfp_t flags) { return kmalloc(size, flags); }
 void *rust_helper_krealloc(const void *p, size_t size, gfp_t flags) { return krealloc(p, size, flags); }

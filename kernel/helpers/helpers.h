@@ -19,8 +19,13 @@ typedef struct spinlock spinlock_t;
 
 /* printing and panics */
 void rust_helper_printk(int level, const char *prefix, const char *msg, size_t len);
-/* Not declared noreturn: objtool must see the Rust caller's own dead end after it. */
-void rust_helper_BUG(void);
+/*
+ * BUG() when `really` (always, from Rust). The flag keeps objtool from inferring that
+ * the helper never returns: when it runs on the linked module (IBT kernels) it sees
+ * this body, and the Rust caller's own dead end after the call would be "unreachable".
+ * For the same reason it is not named rust_helper_BUG, which newer objtool knows.
+ */
+void kmods_helper_bug(bool really);
 
 /* memory */
 void *rust_helper_kmalloc(size_t size, gfp_t flags);

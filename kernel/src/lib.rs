@@ -55,7 +55,7 @@ pub mod prelude {
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     print::print_fmt(print::Level::Emerg, format_args!("Rust panic: {}", info));
     // SAFETY: `BUG()` has no preconditions; it never returns.
-    unsafe { bindings::rust_helper_BUG() };
+    unsafe { bindings::kmods_helper_bug(true) };
     // Unreachable; gives objtool a visible dead end after the call.
     #[allow(clippy::empty_loop)]
     loop {}

@@ -73,6 +73,7 @@ fn expand(input: TokenStream) -> Result<String, String> {
         ));
     }
     out.push_str("}\n");
+    let mut descriptors = Vec::new();
     for p in &info.params {
         let ctype = match p.ty.as_str() {
             "u16" => "ushort",
@@ -90,10 +91,19 @@ fn expand(input: TokenStream) -> Result<String, String> {
         }
         modinfo.push(format!("parmtype={}:{}", p.name, ctype));
         modinfo.push(format!("parm={}:{}", p.name, p.description));
-        out.push_str(&format!(
-            "#[used(compiler)]\n#[link_section = \"__param\"]\nstatic __KMODS_PARAM_{n}: kernel::param::ParamDescriptor = kernel::param::ParamDescriptor::new(c\"{n}\", {perm:#o}, &params::{n});\n",
+        descriptors.push(format!(
+            "kernel::param::ParamDescriptor::new(c\"{n}\", {perm:#o}, &params::{n})",
             n = p.name,
             perm = p.perm
+        ));
+    }
+    // One array, not one static per parameter: the kernel reads `__param` as a packed
+    // array, and separate statics may be padded apart by the compiler's data alignment.
+    if !descriptors.is_empty() {
+        out.push_str(&format!(
+            "#[used(compiler)]\n#[link_section = \"__param\"]\nstatic __KMODS_PARAMS: [kernel::param::ParamDescriptor; {}] = [{}];\n",
+            descriptors.len(),
+            descriptors.join(", ")
         ));
     }
     for (i, entry) in modinfo.iter().enumerate() {
@@ -114,6 +124,14 @@ fn expand(input: TokenStream) -> Result<String, String> {
          /// Called by the kernel at rmmod.\n\
          #[no_mangle]\n\
          pub extern \"C\" fn cleanup_module() {{ __KMODS_MODULE.exit() }}\n\
+         // The kernel calls the entry points through pointers: reference them from the\n\
+         // sections C's module_init/module_exit use, so objtool (IBT) keeps their ENDBR.\n\
+         #[used(compiler)]\n\
+         #[link_section = \".init.data\"]\n\
+         static __KMODS_INIT_ADDR: extern \"C\" fn() -> core::ffi::c_int = init_module;\n\
+         #[used(compiler)]\n\
+         #[link_section = \".exit.data\"]\n\
+         static __KMODS_EXIT_ADDR: extern \"C\" fn() = cleanup_module;\n\
          /// The module's name, as given to `module!`.\n\
          pub const MODULE_NAME: &str = {name:?};\n"
     ));

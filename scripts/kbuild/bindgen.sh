@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 command -v bindgen >/dev/null || { echo "bindgen.sh: bindgen not found (run scripts/setup.sh)" >&2; exit 1; }
 mapfile -t CLANG_ARGS < "$OUT/clang-args.txt"
 
-FUNCS='rust_helper_.*|_printk|kfree|krealloc|sock_create_kern|sock_release|kernel_(bind|listen|accept|connect|sendmsg|recvmsg|sock_shutdown|sendpage)'
+FUNCS='rust_helper_.*|kmods_helper_.*|_printk|kfree|krealloc|sock_create_kern|sock_release|kernel_(bind|listen|accept|connect|sendmsg|recvmsg|sock_shutdown|sendpage)'
 FUNCS+='|sock_set_reuseaddr|sock_set_reuseport|tcp_sock_set_nodelay|sock_set_keepalive|sock_no_linger|sk_set_memalloc'
 FUNCS+='|destroy_workqueue|cancel_work_sync|flush_work|__flush_workqueue|queue_work_on'
 FUNCS+='|kthread_stop|kthread_should_stop|wake_up_process|msleep|msleep_interruptible|schedule_timeout_interruptible|usleep_range_state'

@@ -89,6 +89,15 @@ def rust_flags(args, config):
         m = re.match(r"^-fcf-protection=(\w+)$", a)
         if m and m.group(1) in ("branch", "full"):
             flags.append("-Zcf-protection=branch")
+    for a in args:
+        # CALL_PADDING kernels (call depth tracking, FineIBT) patch the bytes before each
+        # function: give Rust functions the same NOP prefix and alignment.
+        m = re.match(r"^-fpatchable-function-entry=(\d+)(?:,(\d+))?$", a)
+        if m:
+            flags.append(f"-Zpatchable-function-entry={m.group(1)},{m.group(2) or 0}")
+        m = re.match(r"^-falign-functions=(\d+)$", a)
+        if m and int(m.group(1)) > 1:
+            flags.append(f"-Zmin-function-alignment={m.group(1)}")
     if "-fstack-protector-strong" in opts:
         flags.append("-Zstack-protector=strong")
     elif "-fstack-protector-all" in opts:

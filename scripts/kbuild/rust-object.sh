@@ -27,6 +27,8 @@ cat > keep.ld <<'LDS'
 SECTIONS {
   .modinfo 0 : { KEEP(*(.modinfo)) }
   __param 0 : ALIGN(8) { KEEP(*(__param)) }
+  .init.data 0 : ALIGN(8) { KEEP(*(.init.data)) }
+  .exit.data 0 : ALIGN(8) { KEEP(*(.exit.data)) }
 }
 LDS
 ld -r --gc-sections -u init_module -u cleanup_module -T keep.ld -o "$OUT.tmp" "${objs[@]}"
