@@ -34,6 +34,27 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The second Debian LTS kernel (6.12, from bookworm-backports), so that make check
+# builds and tests against both kernels users are likely to run. Skipped with a note
+# if the archive does not have it (the 6.1 tests still run).
+if [ "${KMODS_SKIP_612:-0}" != 1 ] && . /etc/os-release && [ "${VERSION_CODENAME:-}" = bookworm ]; then
+  if ! ls /usr/src/linux-headers-6.12.*+deb12-amd64/Makefile >/dev/null 2>&1; then
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        > /etc/apt/sources.list.d/kmods-backports.sources
+    fi
+    apt-get update -q
+    abi=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' | awk '{print $1}' \
+          | sed 's/^linux-headers-//' | sort -V | tail -1)
+    if [ -n "$abi" ]; then
+      echo "setup.sh: installing the 6.12 kernel $abi (headers and image, for the guest)"
+      apt-get install -y -q --no-install-recommends "linux-headers-$abi" "linux-image-$abi"
+    else
+      echo "setup.sh: note: no 6.12 kernel in the archive; only 6.1 will be tested"
+    fi
+  fi
+fi
+
 # rustup (if present) must use Debian's compiler in this tree: its own has no library source.
 if command -v rustup >/dev/null 2>&1; then
   rustup toolchain list | grep -q '^debian' || rustup toolchain link debian /usr
