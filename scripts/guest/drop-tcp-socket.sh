@@ -13,6 +13,13 @@ PROC=/proc/net/drop_tcp_sock
 
 modprobe tcp_diag 2>/dev/null   # sock_diag for droptw (a module in Debian kernels)
 
+# Earlier suites can leave thousands of TIME_WAIT sockets behind, and a namespace keeps
+# at most tcp_max_tw_buckets of them (half the established hash: 4096 in the guest);
+# beyond that the kernel closes sockets without TIME_WAIT, so ours would never get it.
+echo "TIME_WAIT sockets at start: $(cat /proc/net/tcp /proc/net/tcp6 | awk '$4 == "06"' | wc -l)" \
+    "(tcp_max_tw_buckets $(cat /proc/sys/net/ipv4/tcp_max_tw_buckets))"
+echo 262144 > /proc/sys/net/ipv4/tcp_max_tw_buckets
+
 load() {
     # A failed earlier test may have left it loaded.
     [ ! -d /sys/module/drop_tcp_socket ] || rmmod drop_tcp_socket

@@ -268,10 +268,14 @@ fn wait_states(want: &[(Tuple, u8)]) -> Result<(), String> {
         let pending = want.iter().find(|(t, st)| procnet::state_of(&map, t) != Some(*st));
         let Some((t, st)) = pending else { return Ok(()) };
         if Instant::now() >= end {
-            return Err(format!(
-                "{t} did not reach state {st:02X} (it is {:?})",
-                procnet::state_of(&map, t)
-            ));
+            let now = procnet::state_of(&map, t);
+            let hint = match now {
+                None if *st == TIME_WAIT => {
+                    " (no such socket: closed without TIME_WAIT? net.ipv4.tcp_max_tw_buckets reached?)"
+                }
+                _ => "",
+            };
+            return Err(format!("{t} did not reach state {st:02X} (it is {now:?}){hint}"));
         }
         sleep(POLL);
     }
