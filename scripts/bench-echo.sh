@@ -96,11 +96,12 @@ done
     echo "listen backlog ${BENCH_BACKLOG:-128, the default of both servers}."
     echo "Latency: one 13-byte message, send to complete echo, in microseconds."
     echo "÷ user-1t, ÷ user-2t: this target's median divided by that server's median at the"
-    echo "same concurrency (below 1: faster than it). overflows: accept-queue overflows the"
-    echo "kernel counted during that target's runs (TcpExt ListenOverflows)."
+    echo "same concurrency (below 1: faster than it). overflows, bad cookies: the kernel's"
+    echo "accept-queue overflows and rejected SYN-cookie ACKs (the kernel answers them with RST)"
+    echo "counted during that target's runs (TcpExt ListenOverflows, SyncookiesFailed)."
     echo
-    echo "| connections | target | samples | median us | p99 us | mean us | errors | ÷ user-1t | ÷ user-2t | overflows |"
-    echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| connections | target | samples | median us | p99 us | mean us | errors | ÷ user-1t | ÷ user-2t | overflows | bad cookies |"
+    echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for step in $PLAN; do
         n=${step%%:*}
         [ -f "$dest/echo-n$n.stats" ] || continue
@@ -115,6 +116,7 @@ done
                     if (!(f[3] in err)) order[++k] = f[3]
                     err[f[3]] += f[5]
                     ovf[f[3]] += f[7]
+                    bad[f[3]] += f[9]
                     m = f[6] == "-" ? 0 : split(f[6], kk, ",")
                     for (j = 1; j <= m; j++) {
                         split(kk[j], kv, "=")
@@ -131,9 +133,9 @@ done
                     e = err[t] + 0
                     m = split(klist[t], kk, " ")
                     for (j = 1; j <= m; j++) e = e (j == 1 ? " (" : ", ") kk[j] " " ks[t, kk[j]] (j == m ? ")" : "")
-                    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, t, samples[t] + 0,
+                    printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, t, samples[t] + 0,
                         med[t] == "" ? "-" : med[t], p99[t] == "" ? "-" : p99[t],
-                        mean[t] == "" ? "-" : mean[t], e, ratio(t, "user-1t"), ratio(t, "user-2t"), ovf[t] + 0
+                        mean[t] == "" ? "-" : mean[t], e, ratio(t, "user-1t"), ratio(t, "user-2t"), ovf[t] + 0, bad[t] + 0
                 }
             }' "$dest/echo-n$n.stats"
     done

@@ -19,9 +19,10 @@
 #   echo-n<CONNS>.csv  every successful sample, bench's CSV format, all targets; the
 #                      round column counts over the chunks (chunk * rounds_per_chunk + r)
 #   runs.tsv           one line per bench run: conns chunk target ok errors error_kinds
-#                      listen_overflows syncookies_sent (the kernel's TcpExt counters,
-#                      increase during the run: accept queue full / SYN cookies used)
-#   logs/              bench's output per run
+#                      listen_overflows syncookies_sent syncookies_failed (the kernel's
+#                      TcpExt counters, increase during the run: accept queue full, SYN
+#                      cookies sent, cookie ACKs rejected, which the kernel answers with RST)
+#   logs/              bench's output per run, and every TCP/TcpExt counter that moved
 #   env.txt            kernel, CPUs, memory, start and end times, module parameters
 # Exit status: 0 when every run completed (errors are counted, not fatal), 1 otherwise.
 set -u
@@ -80,6 +81,13 @@ tcpext() {
                                      else { print (c ? $c : 0); exit } }' /proc/net/netstat
 }
 
+# Every Tcp and TcpExt counter as "Group:Name value" lines.
+tcp_counters() {
+    cat /proc/net/snmp /proc/net/netstat | awk '$1 == "Tcp:" || $1 == "TcpExt:" {
+        if (!(($1) in hdr)) { hdr[$1] = $0; next }
+        n = split(hdr[$1], k); split($0, v); for (i = 2; i <= n; i++) print $1 k[i], v[i] }'
+}
+
 # Server-side ESTABLISHED sockets on PORT; after a run every client has closed, so
 # these are connections the server will never hear from again.
 established_on() {
@@ -135,11 +143,17 @@ for step in $PLAN; do
         for t in $(rotate $((rep % $(echo $TARGETS | wc -w))) $TARGETS); do
             case $t in kecho*) kecho_load "$t" || { echo "bench-echo: cannot load $t" >&2; failed=1; continue; } ;; esac
             log=$OUT/logs/n$conns-c$rep-$t.log
-            t0=$(date +%s) lo0=$(tcpext ListenOverflows) sc0=$(tcpext SyncookiesSent)
+            t0=$(date +%s) lo0=$(tcpext ListenOverflows) sc0=$(tcpext SyncookiesSent) sf0=$(tcpext SyncookiesFailed)
+            tcp_counters > /tmp/tcp.before
             bench --target "$t=127.0.0.1:$(port_of $t)" -n "$conns" -r "$per" --allow-errors \
                 --csv /tmp/run.csv > "$log" 2>&1
             rc=$?
-            echo "exit status $rc, $(( $(date +%s) - t0 )) s" >> "$log"
+            {
+                echo "exit status $rc, $(( $(date +%s) - t0 )) s"
+                echo "TCP counters that changed during the run:"
+                tcp_counters | awk 'NR == FNR { b[$1] = $2; next } $2 != b[$1] { printf "  %s %+d\n", $1, $2 - b[$1] }' \
+                    /tmp/tcp.before -
+            } >> "$log"
             [ $rc -eq 0 ] || failed=1
             # Rounds continue across chunks so (round, conn) stays unique per target.
             tail -n +2 /tmp/run.csv 2>/dev/null |
@@ -148,9 +162,10 @@ for step in $PLAN; do
             err=$(sed -n 's/.* ok \([0-9]*\), errors \([0-9]*\)$/\2/p' "$log")
             kinds=$(sed -n 's/^  error \(.*\): \([0-9]*\)$/\1=\2/p' "$log" | tr ' \n' '_,' | sed 's/,$//')
             lo=$(( $(tcpext ListenOverflows) - lo0 )) sc=$(( $(tcpext SyncookiesSent) - sc0 ))
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "$rep" "$t" "${ok:-0}" \
-                "${err:-$((conns * per))}" "${kinds:--}" "$lo" "$sc" >> "$OUT/runs.tsv"
-            echo "n=$conns chunk $rep $t: ok ${ok:-?} errors ${err:-?} overflows $lo cookies $sc" \
+            sf=$(( $(tcpext SyncookiesFailed) - sf0 ))
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$conns" "$rep" "$t" "${ok:-0}" \
+                "${err:-$((conns * per))}" "${kinds:--}" "$lo" "$sc" "$sf" >> "$OUT/runs.tsv"
+            echo "n=$conns chunk $rep $t: ok ${ok:-?} errors ${err:-?} overflows $lo cookies $sc/$sf failed" \
                 "($(sed -n 's/^  latency us: //p' "$log"))"
         done
         rep=$((rep + 1))
