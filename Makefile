@@ -4,7 +4,8 @@
 #   make KDIR=/path      build against another kernel build tree
 #   make check           host unit tests + guest tests in a QEMU VM, for every kernel
 #   make run             boot a VM with the modules loaded, ports forwarded to localhost
-#   make bench           benchmarks (see README)
+#   make bench           benchmarks (see README); so far: bench-echo
+#   make bench-echo      kecho vs user-echo-server in one QEMU guest -> bench/results/echo/
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the newest
 # Debian linux-headers tree under /usr/src.
@@ -78,6 +79,12 @@ check:
 
 run: all
 	scripts/run.sh $(KDIR)
+
+# Benchmarks run in the QEMU guest, never on this machine. bench runs every benchmark.
+bench: bench-echo
+
+bench-echo: all
+	scripts/bench-echo.sh $(KDIR)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) KMODS_MODULES="$(MODULES)" clean

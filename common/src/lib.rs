@@ -14,6 +14,7 @@
 //! for every work item and free everything, even with clients connected and under load.
 //! See [`Server::drop`] for the shutdown order.
 #![no_std]
+#![warn(missing_docs)]
 
 pub mod server;
 

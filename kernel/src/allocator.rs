@@ -82,6 +82,10 @@ pub trait VecExt<T> {
         T: Clone;
     /// Appends `item`, or fails with `ENOMEM`.
     fn try_push(&mut self, item: T) -> crate::error::Result;
+    /// Grows (with copies of `value`) or shrinks to `len`; `ENOMEM` leaves it unchanged.
+    fn try_resize(&mut self, len: usize, value: T) -> crate::error::Result
+    where
+        T: Clone;
 }
 
 impl<T> VecExt<T> for alloc::vec::Vec<T> {
@@ -92,6 +96,23 @@ impl<T> VecExt<T> for alloc::vec::Vec<T> {
         self.try_reserve(items.len())?;
         for it in items {
             if self.push_within_capacity(it.clone()).is_err() {
+                return Err(crate::error::code::ENOMEM);
+            }
+        }
+        Ok(())
+    }
+
+    fn try_resize(&mut self, len: usize, value: T) -> crate::error::Result
+    where
+        T: Clone,
+    {
+        if len <= self.len() {
+            self.truncate(len);
+            return Ok(());
+        }
+        self.try_reserve(len - self.len())?;
+        while self.len() < len {
+            if self.push_within_capacity(value.clone()).is_err() {
                 return Err(crate::error::code::ENOMEM);
             }
         }

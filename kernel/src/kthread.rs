@@ -13,8 +13,13 @@ use core::ffi::{c_int, c_void, CStr};
 pub struct Thread {
     task: *mut bindings::task_struct,
     stopped: bool,
-    // Keeps the closure alive if the thread is stopped before it ever ran.
+    /// The reference handed to the thread (consumed by its trampoline if it ever runs).
+    data: *const c_void,
+    /// Our own reference, so `reclaim` can inspect the slot after the thread is gone.
     _slot: Arc<dyn Send + Sync>,
+    /// Drops the closure and the thread's reference if the thread never ran: a kthread
+    /// stopped before it is first scheduled exits without calling its function.
+    reclaim: unsafe fn(*const c_void),
 }
 
 // SAFETY: kthread_stop and put_task_struct may be called from any thread.
@@ -49,8 +54,8 @@ impl Thread {
         };
         // SAFETY: kthread_run returned a live task; the reference keeps it valid for stop.
         unsafe { bindings::rust_helper_get_task_struct(task) };
-        let slot: Arc<dyn Send + Sync> = slot;
-        Ok(Thread { task, stopped: false, _slot: slot })
+        let keep: Arc<dyn Send + Sync> = slot;
+        Ok(Thread { task, stopped: false, data: data.cast(), _slot: keep, reclaim: reclaim::<F> })
     }
 
     /// Asks the thread to stop and waits for it; returns the closure's result (or
@@ -68,6 +73,9 @@ impl Thread {
         let ret = unsafe { bindings::kthread_stop(self.task) };
         // SAFETY: drops the reference taken in `spawn`.
         unsafe { bindings::rust_helper_put_task_struct(self.task) };
+        // SAFETY: the thread has exited (kthread_stop waited for it), so nothing else
+        // touches `data`; reclaim only acts if the trampoline never ran.
+        unsafe { (self.reclaim)(self.data) };
         ret
     }
 }
@@ -86,6 +94,23 @@ unsafe extern "C" fn trampoline<F: FnOnce() -> i32 + Send + 'static>(data: *mut 
     match f {
         Some(f) => f(),
         None => 0,
+    }
+}
+
+/// See `Thread::reclaim`.
+///
+/// # Safety
+/// `data` is the reference `spawn` leaked for a thread that has exited.
+unsafe fn reclaim<F: FnOnce() -> i32 + Send + 'static>(data: *const c_void) {
+    // SAFETY: our own reference in `Thread::_slot` keeps the slot alive.
+    let slot = unsafe { &*data.cast::<Slot<F>>() };
+    // The trampoline takes the closure first thing; if it is still here, the trampoline
+    // never ran and the thread's reference was never consumed.
+    let unrun = slot.lock().take();
+    if unrun.is_some() {
+        drop(unrun);
+        // SAFETY: the reference leaked in `spawn`, never reclaimed by the trampoline.
+        drop(unsafe { Arc::from_raw(data.cast::<Slot<F>>()) });
     }
 }
 

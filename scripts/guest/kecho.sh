@@ -73,6 +73,20 @@ test_rmmod_with_1000_open() {
     cat /tmp/hold.out
 }
 
+# The bench client against the real module: every one of 200 simultaneous connections,
+# in each of 2 rounds, must get its exact echo (bench compares it byte for byte).
+test_bench_client() {
+    load
+    bench --target "kecho=$ADDR" -n 200 -r 2 --csv /tmp/bench.csv > /tmp/bench.out 2>&1
+    rc=$?
+    cat /tmp/bench.out
+    t_assert_eq 0 "$rc" "bench exit status"
+    counts=$(sed -n 's/^  connections 200, rounds 2, ok \([0-9]*\), errors \([0-9]*\)$/\1 \2/p' /tmp/bench.out)
+    t_assert_eq "400 0" "$counts" "bench ok/errors"
+    t_assert_eq 401 "$(wc -l < /tmp/bench.csv)" "CSV lines (header + one per echo)"
+    unload
+}
+
 test_load_unload_cycles() {
     i=1
     while [ $i -le 20 ]; do
@@ -103,6 +117,7 @@ t_run kecho_echo_binary_1mib test_echo_binary_1mib
 t_run kecho_bound_queue_mode test_bound_queue_mode
 t_run kecho_1000_connections_open test_1000_connections_open
 t_run kecho_rmmod_with_1000_open test_rmmod_with_1000_open
+t_run kecho_bench_client test_bench_client
 t_run kecho_load_unload_cycles test_load_unload_cycles
 t_run kecho_port_in_use test_port_in_use
 t_summary

@@ -45,6 +45,7 @@ fn bench_counts_samples_and_writes_all_outputs() {
     let out = stdout(&o);
     assert!(out.contains("connections 50, rounds 3, ok 150, errors 0"), "{}", describe(&o));
     assert!(out.contains("latency us: min "), "{out}");
+    assert!(out.contains(", mean "), "no mean in {out}");
 
     let text = fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
@@ -118,6 +119,46 @@ fn two_targets_share_one_chart_and_plot_from_redraws_it() {
 
     let bad = run(BENCH, &["--plot-from", csv.to_str().unwrap()]);
     assert!(!bad.status.success(), "plot-from without outputs must fail");
+}
+
+/// More simultaneous connections than the server's listen backlog (128): the kernel's
+/// accept queue overflows (SYN cookies on loopback), yet every connection must still
+/// get its own echo and be counted exactly once.
+#[test]
+fn more_connections_than_the_backlog_all_echo() {
+    let srv = Server::start(&["--threads", "2"]);
+    let dir = scratch_dir("bench-backlog");
+    let csv = dir.join("b.csv");
+    let target = format!("user={}", srv.addr());
+    let o = run(BENCH, &["-t", &target, "-n", "300", "-r", "2", "--csv", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert!(stdout(&o).contains("connections 300, rounds 2, ok 600, errors 0"), "{}", describe(&o));
+    let rows = fs::read_to_string(&csv).unwrap();
+    let pairs: BTreeSet<(u32, u32)> = rows
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(pairs.len(), 600, "every (round, connection) exactly once");
+    assert_eq!(rows.lines().count(), 601);
+}
+
+/// bench -n 1 gives one point per target, which a line alone would not show: the chart
+/// must mark it.
+#[test]
+fn single_connection_chart_marks_each_target() {
+    let srv = Server::start(&[]);
+    let dir = scratch_dir("bench-one");
+    let svg = dir.join("one.svg");
+    let (a, b) = (format!("a={}", srv.addr()), format!("b={}", srv.addr()));
+    let o = run(BENCH, &["-t", &a, "-t", &b, "-n", "1", "-r", "3", "--svg", svg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", describe(&o));
+    assert_eq!(stdout(&o).matches("ok 3, errors 0").count(), 2, "{}", describe(&o));
+    let s = fs::read_to_string(&svg).unwrap();
+    assert_eq!(s.matches("<circle").count(), 2, "one marker per target");
 }
 
 #[test]

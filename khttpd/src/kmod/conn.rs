@@ -15,9 +15,12 @@ use kernel::fs::File;
 use kernel::net::{Shutdown, TcpStream};
 use kernel::prelude::*;
 
-/// Input buffer: larger than the parser's limits (8 KiB request line, 16 KiB of
+/// Input buffer limit: larger than the parser's limits (8 KiB request line, 16 KiB of
 /// headers), so an oversized request is reported by the parser (414/431).
 const IN_CAP: usize = 26 * 1024;
+/// Initial input buffer; grown (doubling, up to IN_CAP) only for large requests, so a
+/// connection costs little memory while it waits.
+const IN_START: usize = 2048;
 /// File data read per chunk.
 const FILE_CHUNK: usize = 32 * 1024;
 /// Loop rounds per run before yielding the worker to other connections.
@@ -68,9 +71,11 @@ impl FileBody {
             return Ok(false);
         }
         if self.buf.is_empty() {
-            self.buf = kernel::allocator::try_vec(FILE_CHUNK, 0u8)?;
+            // Small files need a small buffer; large ones get FILE_CHUNK.
+            let size = self.remaining.min(FILE_CHUNK as u64) as usize;
+            self.buf = kernel::allocator::try_vec(size, 0u8)?;
         }
-        let want = (self.remaining.min(FILE_CHUNK as u64)) as usize;
+        let want = (self.remaining.min(self.buf.len() as u64)) as usize;
         let Some(dst) = self.buf.get_mut(..want) else { return Err(EINVAL) };
         let n = self.file.read_at(dst, self.pos)?;
         if n == 0 {
@@ -160,7 +165,7 @@ impl Handler for Http {
 
     fn new_state(&self) -> Result<Conn> {
         Ok(Conn {
-            input: kernel::allocator::try_vec(IN_CAP, 0u8)?,
+            input: kernel::allocator::try_vec(IN_START, 0u8)?,
             in_len: 0,
             out: Vec::new(),
             out_off: 0,
@@ -225,8 +230,15 @@ impl Handler for Http {
                     continue;
                 }
                 if c.in_len == c.input.len() {
-                    // Cannot happen with IN_CAP above the parser limits; close safely.
-                    return Step::Close;
+                    if c.input.len() >= IN_CAP {
+                        // Cannot happen with IN_CAP above the parser limits; close safely.
+                        return Step::Close;
+                    }
+                    let new_len = (c.input.len() * 2).min(IN_CAP);
+                    if c.input.try_resize(new_len, 0).is_err() {
+                        return Step::Close;
+                    }
+                    continue;
                 }
             }
             let Some(free) = c.input.get_mut(c.in_len..) else { return Step::Close };

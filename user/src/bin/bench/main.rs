@@ -207,8 +207,8 @@ fn console_term() -> console::Term {
 fn print_latency(lat: &[u64]) {
     match samples::Summary::of(lat) {
         Some(s) => println!(
-            "  latency us: min {}, median {}, p99 {}, max {}",
-            s.min, s.median, s.p99, s.max
+            "  latency us: min {}, median {}, p99 {}, max {}, mean {}",
+            s.min, s.median, s.p99, s.max, s.mean
         ),
         None => println!("  latency us: no successful samples"),
     }

@@ -11,6 +11,8 @@ use std::sync::Once;
 /// Build-time dependency: Debian package fonts-dejavu-core.
 static FONT: &[u8] = include_bytes!("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (1280, 720);
+/// Series with at most this many points are drawn with a marker on every point.
+const MARKERS_UP_TO: usize = 50;
 
 fn ensure_font() -> Result<(), String> {
     static ONCE: Once = Once::new();
@@ -34,6 +36,24 @@ pub fn svg(path: &Path, title: &str, series: &Series) -> Result<(), String> {
     draw(root, title, series).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Okabe-Ito colours (distinct on white and for colour-blind readers), then plotters'
+/// palette for any further series.
+fn series_color(i: usize) -> RGBAColor {
+    const OKABE_ITO: [(u8, u8, u8); 7] = [
+        (213, 94, 0),
+        (0, 114, 178),
+        (0, 158, 115),
+        (204, 121, 167),
+        (230, 159, 0),
+        (86, 180, 233),
+        (0, 0, 0),
+    ];
+    match OKABE_ITO.get(i) {
+        Some(&(r, g, b)) => RGBColor(r, g, b).to_rgba(),
+        None => Palette99::pick(i).to_rgba(),
+    }
+}
+
 fn draw<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
     title: &str,
@@ -53,12 +73,18 @@ where
         .margin(20)
         .x_label_area_size(50)
         .y_label_area_size(80)
-        .build_cartesian_2d(0u32..max_x + 1, 0f64..y_top)
+        // Segmented: connection i is drawn in the middle of its own slot, so a chart with
+        // a single connection (bench -n 1) still shows its point clear of the axis.
+        .build_cartesian_2d((0u32..max_x).into_segmented(), 0f64..y_top)
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("connection no.")
         .y_desc("time (us)")
+        .x_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(c) | SegmentValue::Exact(c) => c.to_string(),
+            SegmentValue::Last => String::new(),
+        })
         .y_label_formatter(&|v| format!("{v:.0}"))
         .label_style(("sans-serif", 16))
         .axis_desc_style(("sans-serif", 18))
@@ -66,12 +92,19 @@ where
         .map_err(err)?;
 
     for (i, (name, points)) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
+        let color = series_color(i);
+        let at = |&(c, y): &(u32, f64)| (SegmentValue::CenterOf(c), y);
         chart
-            .draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(1)))
+            .draw_series(LineSeries::new(points.iter().map(at), color.stroke_width(1)))
             .map_err(err)?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3)));
+        // A line needs two points: few connections also get a marker each.
+        if points.len() <= MARKERS_UP_TO {
+            chart
+                .draw_series(points.iter().map(|p| Circle::new(at(p), 5, color.filled())))
+                .map_err(err)?;
+        }
     }
     chart
         .configure_series_labels()

@@ -24,6 +24,8 @@ pub struct Summary {
     pub median: u64,
     pub p99: u64,
     pub max: u64,
+    /// Arithmetic mean, rounded to the nearest microsecond.
+    pub mean: u64,
 }
 
 impl Summary {
@@ -35,7 +37,10 @@ impl Summary {
         v.sort_unstable();
         // Nearest-rank percentile.
         let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-        Some(Summary { min: v[0], median: rank(0.5), p99: rank(0.99), max: v[v.len() - 1] })
+        let sum: u128 = v.iter().map(|&x| x as u128).sum();
+        let n = v.len() as u128;
+        let mean = ((sum + n / 2) / n) as u64;
+        Some(Summary { min: v[0], median: rank(0.5), p99: rank(0.99), max: v[v.len() - 1], mean })
     }
 }
 
@@ -153,9 +158,11 @@ mod tests {
     fn summary_percentiles() {
         let v: Vec<u64> = (1..=100).rev().collect();
         let s = Summary::of(&v).unwrap();
-        assert_eq!((s.min, s.median, s.p99, s.max), (1, 50, 99, 100));
+        assert_eq!((s.min, s.median, s.p99, s.max, s.mean), (1, 50, 99, 100, 51));
         assert!(Summary::of(&[]).is_none());
         let one = Summary::of(&[5]).unwrap();
-        assert_eq!((one.min, one.median, one.p99, one.max), (5, 5, 5, 5));
+        assert_eq!((one.min, one.median, one.p99, one.max, one.mean), (5, 5, 5, 5, 5));
+        assert_eq!(Summary::of(&[1, 2]).unwrap().mean, 2, "mean rounds half up");
+        assert_eq!(Summary::of(&[u64::MAX, u64::MAX]).unwrap().mean, u64::MAX, "no overflow");
     }
 }
