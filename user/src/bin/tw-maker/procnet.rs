@@ -52,3 +52,23 @@ pub fn states() -> io::Result<HashMap<(String, String), u8>> {
 pub fn state_of(map: &HashMap<(String, String), u8>, t: &Tuple) -> Option<u8> {
     map.get(&(hex_addr(&t.local), hex_addr(&t.remote))).copied()
 }
+
+/// The kernel's TCP counters about TIME_WAIT and aborted connections that are not
+/// zero (`/proc/net/netstat`, `TcpExt`), as `name=value` text: for error messages.
+pub fn tw_counters() -> String {
+    let Ok(text) = fs::read_to_string("/proc/net/netstat") else {
+        return String::new();
+    };
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        return String::new();
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .skip(1)
+        .filter(|(n, v)| (n.starts_with("TW") || n.contains("TimeWait") || n.contains("Abort")) && *v != "0")
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
