@@ -1,9 +1,11 @@
-//! The global allocator: Rust's `alloc` types on top of `kmalloc`/`krealloc`/`kfree`.
+//! The global allocator: Rust's `alloc` types on top of `kmalloc`/`kvmalloc`/`kfree`.
 //!
 //! `alloc` is compiled with `no_global_oom_handling`, so only fallible APIs exist
 //! (`Box::try_new`, `Vec::try_reserve`, ...): running out of memory is an `ENOMEM` error,
 //! never a panic. Allocations use `GFP_KERNEL` and may sleep: never allocate in atomic
-//! context (socket callbacks, under a spinlock).
+//! context (socket callbacks, under a spinlock). Blocks larger than [`KVMALLOC_FROM`]
+//! come from `kvmalloc` (physically contiguous if cheap, else vmalloc), so a large
+//! buffer does not fail on a fragmented machine; `kvfree` frees both kinds.
 
 use core::alloc::{GlobalAlloc, Layout};
 
@@ -11,6 +13,8 @@ struct KernelAllocator;
 
 // kmalloc guarantees this alignment for every size (ARCH_KMALLOC_MINALIGN on x86_64).
 const KMALLOC_MIN_ALIGN: usize = 8;
+/// Blocks from this size up use kvmalloc (page-aligned when vmalloc'ed).
+pub const KVMALLOC_FROM: usize = 8 * 4096;
 
 /// The size to ask kmalloc for so that the result is aligned as `layout` requires:
 /// kmalloc aligns power-of-two sizes to their size.
@@ -23,28 +27,53 @@ fn kmalloc_size(layout: Layout) -> usize {
     }
 }
 
-// SAFETY: kmalloc returns memory of at least the requested size and (see kmalloc_size)
-// alignment, or NULL; krealloc keeps the contents; kfree accepts what kmalloc returned.
+fn use_kvmalloc(layout: Layout) -> bool {
+    // kvmalloc memory is at least page-aligned; over-aligned types stay on the kmalloc
+    // path above, whose alignment rule is known.
+    layout.size() >= KVMALLOC_FROM && layout.align() <= KMALLOC_MIN_ALIGN
+}
+
+// SAFETY: kmalloc/kvmalloc return memory of at least the requested size and (see
+// kmalloc_size, use_kvmalloc) alignment, or NULL; kvfree accepts both; realloc keeps
+// the contents up to the smaller size.
 unsafe impl GlobalAlloc for KernelAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if use_kvmalloc(layout) {
+            // SAFETY: any size is acceptable; NULL on failure.
+            return unsafe { bindings::rust_helper_kvmalloc(layout.size(), bindings::KMODS_GFP_KERNEL).cast() };
+        }
         // SAFETY: any size is acceptable to kmalloc; it returns NULL on failure.
         unsafe { bindings::rust_helper_kmalloc(kmalloc_size(layout), bindings::KMODS_GFP_KERNEL).cast() }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        // SAFETY: the caller passes a pointer returned by `alloc`/`realloc`.
-        unsafe { bindings::rust_helper_kfree(ptr.cast()) }
+        // SAFETY: the caller passes a pointer returned by `alloc`/`realloc`: kmalloc'ed
+        // or kvmalloc'ed, which kvfree tells apart.
+        unsafe { bindings::rust_helper_kvfree(ptr.cast()) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: `new_size` with the old alignment is a valid layout (caller contract).
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: `ptr` came from kmalloc; krealloc keeps the larger of the two alignments
-        // because it returns a kmalloc object of the new size.
-        unsafe {
-            bindings::rust_helper_krealloc(ptr.cast(), kmalloc_size(new_layout), bindings::KMODS_GFP_KERNEL)
-                .cast()
+        if !use_kvmalloc(layout) && !use_kvmalloc(new_layout) {
+            // SAFETY: `ptr` came from kmalloc (small block); krealloc returns a kmalloc
+            // object of the new size, aligned like any kmalloc object of that size.
+            return unsafe {
+                bindings::rust_helper_krealloc(ptr.cast(), kmalloc_size(new_layout), bindings::KMODS_GFP_KERNEL)
+                    .cast()
+            };
         }
+        // Crossing into or within kvmalloc territory: allocate, copy, free.
+        // SAFETY: as for `alloc`.
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are valid for the smaller size and do not overlap.
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
     }
 }
 

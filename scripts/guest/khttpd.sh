@@ -177,6 +177,22 @@ test_directories() {
     unload
 }
 
+test_large_listing() {
+    d=$WWW/many
+    mkdir -p $d
+    long=$(head -c 120 /dev/zero | tr '\0' n)
+    seq 1 5000 | while read -r i; do : > "$d/$long-$i.txt"; done
+    chmod -R a+rX $d
+    load
+    curl -s -o /tmp/many.html -w '%{http_code}' $BASE/many/ > /tmp/many.code
+    t_assert_eq 200 "$(cat /tmp/many.code)" "listing of 5000 entries"
+    n=$(grep -o "href=\"$long-" /tmp/many.html | wc -l)
+    t_assert_eq 5000 "$n" "entries in the listing"
+    echo "listing size: $(wc -c < /tmp/many.html) bytes"
+    unload
+    rm -rf $d /tmp/many.html
+}
+
 test_traversal() {
     load
     for p in '/../secret.txt' '/sub/../../secret.txt' '/%2e%2e/secret.txt' '/%2E%2e/secret.txt' \
@@ -254,6 +270,7 @@ t_run khttpd_keepalive_and_pipelining test_keepalive_and_pipelining
 t_run khttpd_large_file_64mib test_large_file_64mib
 t_run khttpd_mime_types test_mime_types
 t_run khttpd_directories test_directories
+t_run khttpd_large_listing test_large_listing
 t_run khttpd_traversal test_traversal
 t_run khttpd_200_concurrent_clients test_200_concurrent_clients
 t_run khttpd_rmmod_under_load test_rmmod_under_load
