@@ -4,6 +4,7 @@
 #   make KDIR=/path      build against another kernel build tree
 #   make check           host unit tests + guest tests in a QEMU VM, for every kernel
 #   make run             boot a VM with the modules loaded, ports forwarded to localhost
+#   make screenshot      headless Chromium screenshots of khttpd (opt-in: needs chromium)
 #   make bench           benchmarks (see README); so far: bench-echo
 #   make bench-echo      kecho vs user-echo-server in one QEMU guest -> bench/results/echo/
 #
@@ -37,7 +38,7 @@ features_drop-tcp-socket := --features kmod
 
 RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check test-host test-guest run bench bench-echo clean distclean info
+.PHONY: all modules user check screenshot test-host test-guest run bench bench-echo clean distclean info
 all: modules user
 
 info:
@@ -79,6 +80,10 @@ check:
 
 run: all
 	scripts/run.sh $(KDIR)
+
+# Opt-in (needs Debian's chromium): screenshots of khttpd through make run's forward.
+screenshot: all
+	scripts/screenshot.sh $(KDIR)
 
 # Benchmarks run in the QEMU guest, never on this machine. bench runs every benchmark.
 bench: bench-echo
