@@ -80,6 +80,16 @@ if ! demo_image "$KDIR" "$OUT/initramfs.cpio.gz"; then
     echo "$passed passed, $failed failed"
     exit 1
 fi
+# The guest boots KDIR's release: modules built for another kernel would only fail
+# in the guest with "invalid module format".
+for ko in kecho/kecho.ko khttpd/khttpd.ko; do
+    built=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)
+    if [ "$built" != "$DEMO_REL" ]; then
+        echo "screenshot.sh: $ko is built for ${built:-an unknown kernel}, but KDIR=$KDIR is $DEMO_REL:" >&2
+        echo "    make KDIR=$KDIR, or pass the matching tree: scripts/screenshot.sh /usr/src/linux-headers-$built" >&2
+        exit 2
+    fi
+done
 
 # The guest loads the modules, then waits (bounded) until the host creates
 # results/stop, unloads them and powers off. Without khttpd it stops at once.
