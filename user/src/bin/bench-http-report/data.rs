@@ -24,6 +24,9 @@ pub struct Tcp {
     pub estab_resets: u64,
     pub out_rsts: u64,
     pub listen_overflows: u64,
+    /// Segments retransmitted and receive queues pruned: signs of TCP memory pressure.
+    pub retrans_segs: u64,
+    pub prune_called: u64,
 }
 
 /// What htstress --json reported.
@@ -83,6 +86,8 @@ impl Run {
                 estab_resets: count("EstabResets"),
                 out_rsts: count("OutRsts"),
                 listen_overflows: count("ListenOverflows"),
+                retrans_segs: count("RetransSegs"),
+                prune_called: count("PruneCalled"),
             },
             result,
         })
@@ -162,6 +167,8 @@ impl Agg {
         self.tcp.estab_resets += r.tcp.estab_resets;
         self.tcp.out_rsts += r.tcp.out_rsts;
         self.tcp.listen_overflows += r.tcp.listen_overflows;
+        self.tcp.retrans_segs += r.tcp.retrans_segs;
+        self.tcp.prune_called += r.tcp.prune_called;
         match &r.result {
             Some(h) => {
                 if r.exit != 0 {
@@ -266,7 +273,7 @@ pub fn write_csv(path: &Path, cells: &[Cell]) -> Result<(), String> {
     let mut w = BufWriter::new(fs::File::create(path).map_err(err)?);
     writeln!(
         w,
-        "mode,file,conc,server,runs,failed_runs,requests,seconds,rps,p99_us,errors,estab_resets,out_rsts,listen_overflows"
+        "mode,file,conc,server,runs,failed_runs,requests,seconds,rps,p99_us,errors,estab_resets,out_rsts,listen_overflows,retrans_segs,prune_called"
     )
     .map_err(err)?;
     for c in cells {
@@ -274,7 +281,7 @@ pub fn write_csv(path: &Path, cells: &[Cell]) -> Result<(), String> {
             let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.3}"));
             writeln!(
                 w,
-                "{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{:.3},{},{},{},{},{},{},{},{}",
                 c.mode,
                 c.file,
                 c.conc,
@@ -288,7 +295,9 @@ pub fn write_csv(path: &Path, cells: &[Cell]) -> Result<(), String> {
                 g.errors,
                 g.tcp.estab_resets,
                 g.tcp.out_rsts,
-                g.tcp.listen_overflows
+                g.tcp.listen_overflows,
+                g.tcp.retrans_segs,
+                g.tcp.prune_called
             )
             .map_err(err)?;
         }
