@@ -110,7 +110,7 @@ dest=$RESULTS/$stamp_date-$rel-$accel
 mkdir -p "$dest"
 cp -r "$src"/. "$dest"/
 cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$dest"/ 2>/dev/null || true
-echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), load average before the run $(cut -d' ' -f1-3 /proc/loadavg), accel $accel, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
+echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), load average at the end of the run $(cut -d' ' -f1-3 /proc/loadavg), accel $accel, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
 
 # Anything the kernel complained about, and khttpd's own lines, go into the summary.
 problems=$(grep -E 'BUG:|WARNING:|Oops|general protection|refcount_t|list_(add|del) corruption|UBSAN|KASAN|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory|khttpd' \

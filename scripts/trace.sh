@@ -12,7 +12,8 @@
 #     kernel_sendmsg, kernel_read, vfs_path_lookup, dentry_open, vfs_getattr,
 #     iterate_dir, fput, sock_release, kernel_sock_shutdown, kernel_accept, path_put,
 #     and queue_work through khttpd's C helper), once at depth 1 (calls and on-CPU
-#     durations, small overhead) and once at depth TRACE_DEPTH (what they spend it on)
+#     durations, small overhead) and once at depth TRACE_DEPTH with the kernel's
+#     networking, VFS, LSM, memory and copy functions hooked (what they spend it on)
 # kprobe events cannot be used on the Rust functions: they have no __fentry__ call
 # (rustc has no -mfentry), and Debian's kernels (no CONFIG_KPROBE_EVENTS_ON_NOTRACE)
 # refuse kprobe events on functions without one; the guest records that refusal.
@@ -22,7 +23,7 @@
 # dmesg.txt; bench/results/trace/latest points at the newest. `make` first. ~3 min
 # under TCG.
 #
-# Environment: TRACE_LOADS, TRACE_SECS, TRACE_DEPTH, TRACE_COUNTS, TRACE_FREQ,
+# Environment: TRACE_LOADS, TRACE_SECS, TRACE_DEPTH, TRACE_DEEP_FILTER, TRACE_COUNTS, TRACE_FREQ,
 # TRACE_BUF_KB (see the guest script), TRACE_OUT (results root), BENCH_ACCEL
 # (--kvm/--tcg), BENCH_TIMEOUT (seconds).
 set -euo pipefail
@@ -46,7 +47,7 @@ img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz"
     --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add "$bins/htstress:/bin/" --add "$bins/kprof:/bin/")
 
 cmd=""
-for v in TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_COUNTS TRACE_FREQ TRACE_BUF_KB; do
+for v in TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ TRACE_BUF_KB; do
     [ -z "${!v+set}" ] || cmd+="$v='${!v}' "
 done
 cmd+="TRACE_OUT=/results/trace /tests/trace-khttpd.sh"
@@ -54,7 +55,7 @@ start=$(date +%s)
 stamp_date=$(date -u +%Y%m%d-%H%M%S)
 set +e
 scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" --mem 2048 \
-    --timeout "${BENCH_TIMEOUT:-1800}" ${BENCH_ACCEL:-} --cmd "$cmd" 2>&1 | tee "$work/run.log"
+    --timeout "${BENCH_TIMEOUT:-900}" ${BENCH_ACCEL:-} --cmd "$cmd" 2>&1 | tee "$work/run.log"
 vm_rc=${PIPESTATUS[0]}
 set -e
 elapsed=$(( $(date +%s) - start ))

@@ -302,7 +302,7 @@ insmod "$KO" root=$WWW port=$KPORT backlog=$BACKLOG || { echo "bench-http: insmo
 wait_port $KPORT || exit 1
 
 # Both servers must send the same bodies (the listings differ by design).
-for f in $FILES $WRK_FILE; do
+for f in $(echo $FILES $WRK_FILE | tr ' ' '\n' | awk '!seen[$0]++'); do
     for s in khttpd nginx; do
         n=$(wget -q -O /tmp/body.$s "http://127.0.0.1:$(port_of $s)$(path_of $f)" && wc -c < /tmp/body.$s)
         printf '%s\t%s\t%s\n' "$s" "$f" "${n:-failed}" >> "$OUT/sizes.tsv"

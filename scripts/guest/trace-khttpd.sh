@@ -12,8 +12,9 @@
 #            set_graph_function = those functions, max_graph_depth 1: only they are
 #            hooked, so the overhead stays small): calls and durations
 #   depth    function_graph below the same functions with max_graph_depth TRACE_DEPTH
-#            (default 5) and every kernel function hooked: where inside them the time
-#            goes (slow; compare shares within a function, not absolute times)
+#            (default 5) and the kernel's networking, VFS, LSM, memory and copy
+#            functions hooked (TRACE_DEEP_FILTER): where inside them the time goes
+#            (slow; compare shares within a function, not absolute times)
 # Why not kprobes on the Rust functions: rustc emits no __fentry__ call, so they have
 # no ftrace location, and kernels without CONFIG_KPROBE_EVENTS_ON_NOTRACE (Debian's)
 # refuse kprobe events on them ("Could not probe notrace function"); env.txt records
@@ -24,6 +25,8 @@
 #                (default "keepalive:12b:20 close:12b:20 keepalive:1m:4 keepalive:dir:4")
 #   TRACE_SECS   seconds per htstress run (default 2)
 #   TRACE_DEPTH  max_graph_depth of the depth runs (default 5; 0 skips them)
+#   TRACE_DEEP_FILTER  set_ftrace_filter globs for the depth runs (default: networking,
+#                VFS, LSM, memory and copy functions; empty: every function)
 #   TRACE_COUNTS up to 4 name patterns for the counts phase
 #                (default "run_work file_reply listing_reply lookup_beneath"; empty skips)
 #   TRACE_FREQ   samples per second and CPU in the profile phase (default 1000)
@@ -42,6 +45,7 @@ DEPTH=${TRACE_DEPTH:-5}
 BUF_KB=${TRACE_BUF_KB:-32768}
 COUNTS=${TRACE_COUNTS-"run_work file_reply listing_reply lookup_beneath"}
 FREQ=${TRACE_FREQ:-1000}
+DEEP_FILTER=${TRACE_DEEP_FILTER-"*sock* *tcp* *inet* ip_* __ip_* *skb* sk_* __sk_* *_sk *dev_queue* *xmit* *rcv* *recv* *sendmsg* *msg* security_* apparmor_* aa_* tomoyo_* bpf_lsm_* vfs_* *path* *dentry* dput d_* *walk* *lookup* *name* *getattr* *fillattr* *open* *file* shmem_* *folio* *page* *read* *iter* *copy* kmem_* *kmalloc* kfree *alloc* *free* *queue_work* *work_on insert_work mntput* mntget* *lock_sock* release_sock *atime* iterate_dir dcache_readdir scan_positives filldir* handle_softirqs net_rx_action __napi_poll process_backlog"}
 OUT=${TRACE_OUT:-/results/trace}
 KO=/modules/khttpd.ko
 WWW=/srv/trace
@@ -167,7 +171,15 @@ for load in $LOADS; do
 
     if [ "$DEPTH" -gt 0 ]; then
         w current_tracer nop
-        : > "$T/set_ftrace_filter"     # empty: every function is hooked
+        # Hook the kernel's networking, VFS, security, memory and copy functions, not
+        # everything: with every function hooked a TCG guest once made no progress for
+        # ten minutes after an HTTP/1.0 load. TRACE_DEEP_FILTER="" hooks all.
+        : > "$T/set_ftrace_filter"
+        set -f   # the globs are for ftrace, not for the shell
+        for g in $DEEP_FILTER; do echo "$g" >> "$T/set_ftrace_filter" 2>/dev/null; done
+        set +f
+        echo "$traced" | tr ' ' '\n' | grep . >> "$T/set_ftrace_filter"
+        deep_hooked=$(grep -vc '^#' "$T/set_ftrace_filter")
         w max_graph_depth "$DEPTH"
         w current_tracer function_graph
         run_load depth "$mode" "$file" "$conns"
@@ -177,6 +189,7 @@ done
 
 rmmod khttpd || failed=1
 {
+    echo "deep runs: ${deep_hooked:-every} functions hooked (filter: ${DEEP_FILTER:-none})"
     echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
     echo "khttpd log:"; dmesg | grep khttpd | sed 's/^/  /'
 } >> "$OUT/env.txt"

@@ -67,11 +67,24 @@ impl Table {
         &self.syms[i]
     }
 
-    /// Symbols of `module` whose demangled name contains `pat`.
+    /// Symbols of `module` whose demangled name contains `pat`, best first: a function
+    /// named exactly `pat` (last path segment, generics aside) before the others
+    /// (`listing_reply` before `listing_reply::{closure#1}`), then shorter names.
     pub fn matching(&self, module: &str, pat: &str) -> Vec<usize> {
-        (0..self.syms.len())
-            .filter(|&i| self.syms[i].module == module && self.syms[i].pretty().contains(pat))
-            .collect()
+        let mut v: Vec<(bool, usize, usize)> = (0..self.syms.len())
+            .filter(|&i| self.syms[i].module == module)
+            .filter_map(|i| {
+                let p = self.syms[i].pretty();
+                if !p.contains(pat) {
+                    return None;
+                }
+                let base = p.split("::<").next().unwrap_or(&p);
+                let exact = base == pat || base.ends_with(&format!("::{pat}"));
+                Some((!exact, p.len(), i))
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, _, i)| i).collect()
     }
 }
 
@@ -85,6 +98,8 @@ ffffffff81001000 t do_one_initcall
 ffffffff81002000 D some_data
 ffffffffc0300000 t _RNvNtNtCsbo0XAK5cBcq_6khttpd4kmod7content10file_reply\t[khttpd]
 ffffffffc0300100 t rust_helper_kmalloc\t[khttpd]
+ffffffffc0300200 t _RNCNvNtNtCsbo0XAK5cBcq_6khttpd4kmod7content13listing_replys_0B7_\t[khttpd]
+ffffffffc0300300 t _RNvNtNtCsbo0XAK5cBcq_6khttpd4kmod7content13listing_reply\t[khttpd]
 ";
 
     #[test]
@@ -100,5 +115,9 @@ ffffffffc0300100 t rust_helper_kmalloc\t[khttpd]
         assert_eq!(t.matching("khttpd", "file_reply"), [i]);
         assert_eq!(t.matching("khttpd", "kmalloc").len(), 1);
         assert!(t.matching("", "file_reply").is_empty());
+        // The function itself before its closures, wherever kallsyms lists it.
+        let m = t.matching("khttpd", "listing_reply");
+        assert_eq!(m.len(), 2);
+        assert_eq!(t.get(m[0]).pretty(), "khttpd::kmod::content::listing_reply");
     }
 }
