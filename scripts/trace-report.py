@@ -245,10 +245,10 @@ def report(d):
         deep = os.path.join(d, f"depth-{tag}.fgraph.gz")
         if os.path.exists(deep):
             totals, counts = tree(deep)
-            p("### Inside them (function_graph, deeper; every kernel function hooked)\n")
+            p("### Inside them (function_graph, deeper; the subsystems of TRACE_DEEP_FILTER hooked)\n")
             p("Each line: inclusive on-CPU ms, calls, share of the parent's time. Children under "
-              "3 % of their parent are left out; the rest of a parent's time is its own code and "
-              "the tracing hooks.\n")
+              "3 % of their parent are left out; the rest of a parent's time is its own code, unhooked "
+              "callees and the tracing hooks.\n")
             p("```")
 
             def walk(key, level):
