@@ -5,8 +5,10 @@
 #   make check           host unit tests + guest tests in a QEMU VM, for every kernel
 #   make run             boot a VM with the modules loaded, ports forwarded to localhost
 #   make screenshot      headless Chromium screenshots of khttpd (opt-in: needs chromium)
-#   make bench           benchmarks (see README); so far: bench-echo
+#   make bench           every benchmark: bench-http, then bench-echo (see README)
+#   make bench-http      khttpd vs nginx in one QEMU guest -> bench/results/http/
 #   make bench-echo      kecho vs user-echo-server in one QEMU guest -> bench/results/echo/
+#   make trace           where khttpd spends its time (ftrace, perf) -> bench/results/trace/
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the newest
 # Debian linux-headers tree under /usr/src.
@@ -38,7 +40,7 @@ features_drop-tcp-socket := --features kmod
 
 RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check screenshot test-host test-guest run bench bench-echo clean distclean info
+.PHONY: all modules user check screenshot test-host test-guest run bench bench-http bench-echo trace clean distclean info
 all: modules user
 
 info:
@@ -85,11 +87,19 @@ run: all
 screenshot: all
 	scripts/screenshot.sh $(KDIR)
 
-# Benchmarks run in the QEMU guest, never on this machine. bench runs every benchmark.
-bench: bench-echo
+# Benchmarks run in the QEMU guest, never on this machine. bench runs every benchmark,
+# one after the other (each boots its own guest; they must not share the CPUs).
+bench: all
+	scripts/bench-http.sh $(KDIR); rc=$$?; scripts/bench-echo.sh $(KDIR) && exit $$rc
+
+bench-http: all
+	scripts/bench-http.sh $(KDIR)
 
 bench-echo: all
 	scripts/bench-echo.sh $(KDIR)
+
+trace: all
+	scripts/trace.sh $(KDIR)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) KMODS_MODULES="$(MODULES)" clean

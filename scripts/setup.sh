@@ -22,6 +22,8 @@ PKGS=(
   python3 curl iproute2 net-tools
   # bench plots embed this font at compile time
   fonts-dejavu-core
+  # make bench-http: the user-space server khttpd is compared with, and a second client
+  nginx-light wrk
 )
 
 missing=()

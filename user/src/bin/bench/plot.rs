@@ -1,28 +1,14 @@
-//! Charts drawn in-process with plotters. The font is compiled in because the guest
-//! initramfs has no font files (and no fontconfig to find them).
+//! Charts drawn in-process with plotters (font and colours from `user::plot`).
 
 use crate::samples::Series;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
 use std::path::Path;
-use std::sync::Once;
+use user::plot::{ensure_font, series_color};
 
-/// Build-time dependency: Debian package fonts-dejavu-core.
-static FONT: &[u8] = include_bytes!("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
 const SIZE: (u32, u32) = (1280, 720);
 /// Series with at most this many points are drawn with a marker on every point.
 const MARKERS_UP_TO: usize = 50;
-
-fn ensure_font() -> Result<(), String> {
-    static ONCE: Once = Once::new();
-    let mut res = Ok(());
-    ONCE.call_once(|| {
-        res = register_font("sans-serif", FontStyle::Normal, FONT)
-            .map_err(|_| "embedded font is not a valid TTF".to_string());
-    });
-    res
-}
 
 pub fn png(path: &Path, title: &str, series: &Series) -> Result<(), String> {
     ensure_font()?;
@@ -34,24 +20,6 @@ pub fn svg(path: &Path, title: &str, series: &Series) -> Result<(), String> {
     ensure_font()?;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     draw(root, title, series).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Okabe-Ito colours (distinct on white and for colour-blind readers), then plotters'
-/// palette for any further series.
-fn series_color(i: usize) -> RGBAColor {
-    const OKABE_ITO: [(u8, u8, u8); 7] = [
-        (213, 94, 0),
-        (0, 114, 178),
-        (0, 158, 115),
-        (204, 121, 167),
-        (230, 159, 0),
-        (86, 180, 233),
-        (0, 0, 0),
-    ];
-    match OKABE_ITO.get(i) {
-        Some(&(r, g, b)) => RGBColor(r, g, b).to_rgba(),
-        None => Palette99::pick(i).to_rgba(),
-    }
 }
 
 fn draw<DB: DrawingBackend>(

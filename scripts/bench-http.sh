@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# make bench-http: khttpd against nginx, side by side, in one QEMU guest boot.
+#   scripts/bench-http.sh [KDIR]
+#
+# In the guest (scripts/guest/bench-http.sh): khttpd.ko (port 8081) and Debian's nginx
+# (port 8082, staged with its libraries; configuration scripts/guest/nginx-bench.conf:
+# sendfile, no access log, one worker per vCPU, long keep-alive, autoindex) serve the
+# same tmpfs tree. htstress loads each in turn for every cell: file (12 bytes, 4 KiB,
+# 64 KiB, 1 MiB, a 200-entry directory listing) x concurrency (1, 20, 100, 1000) x
+# keep-alive off (HTTP/1.0, a connection per request) / on (-k), the servers alternating
+# from cell to cell. Then htstress and wrk load the same server and file, keep-alive,
+# and their CPU time is compared (is the client the bottleneck?).
+#
+# Environment:
+#   BENCH_HTTP_PLAN      full (default): every cell (5 files x 4 concurrencies x 2 modes)
+#                        once per server, 3 s per run (longer for 1 MiB at 100 and 1,000
+#                        connections, see secs_for in the guest script); ~10 min under TCG
+#                        quick: 12 B, 64 KiB and the listing at 1, 100 and 1,000
+#                        connections, 2 s per run; ~3 min, for trying changes
+#                        long: every cell twice per server (order flipped), 5 s per run
+#   BENCH_HTTP_FILES, BENCH_HTTP_CONNS, BENCH_HTTP_MODES, BENCH_HTTP_DURATION,
+#   BENCH_HTTP_REPS, BENCH_HTTP_THREADS, BENCH_HTTP_WRK, BENCH_HTTP_WRK_FILE,
+#   BENCH_HTTP_WRK_DURATION, BENCH_HTTP_BACKLOG, BENCH_HTTP_FILL_RATE,
+#   BENCH_HTTP_MAX_DURATION
+#                        override single parts of the plan (see scripts/guest/bench-http.sh)
+#   BENCH_HTTP_OUT       results root, default bench/results/http
+#   BENCH_TIMEOUT        guest time-out in seconds, default 3600
+#   BENCH_ACCEL          --kvm or --tcg to force the accelerator (default: run.sh decides)
+#   BENCH_MEM            guest memory in MB, default 2048 (1,000 connections x 1 MiB
+#                        responses in flight need socket memory)
+#
+# Results: $BENCH_HTTP_OUT/<UTC date>-<kernel release>-<tcg|kvm>/ with
+#   summary.md           req/s and p99 per cell, khttpd/nginx ratios, htstress vs wrk
+#   http.png, http.svg   req/s per concurrency, khttpd vs nginx, one panel per file and
+#                        keep-alive mode (drawn here with bench-http-report)
+#   cells.csv            the table as CSV; runs.jsonl, wrk.jsonl: raw results per run
+#   env.txt, sizes.tsv, nginx.conf, logs/, console.log, dmesg.txt   what the guest did
+# and $BENCH_HTTP_OUT/latest pointing at it.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
+PLAN=${BENCH_HTTP_PLAN:-full}
+RESULTS=${BENCH_HTTP_OUT:-$ROOT/bench/results/http}
+bins=target/x86_64-unknown-linux-gnu/release
+
+files="12b 4k 64k 1m dir" conns="1 20 100 1000" wrk_conns="20 100"
+case $PLAN in
+    full) duration=3 reps=1 ;;
+    quick) duration=2 reps=1 files="12b 64k dir" conns="1 100 1000" wrk_conns=100 ;;
+    long) duration=5 reps=2 ;;
+    *) echo "bench-http: BENCH_HTTP_PLAN is full, quick or long (got '$PLAN')" >&2; exit 2 ;;
+esac
+FILES=${BENCH_HTTP_FILES:-$files}
+CONNS=${BENCH_HTTP_CONNS:-$conns}
+MODES=${BENCH_HTTP_MODES:-"close keepalive"}
+DURATION=${BENCH_HTTP_DURATION:-$duration}
+REPS=${BENCH_HTTP_REPS:-$reps}
+WRK=${BENCH_HTTP_WRK-$wrk_conns}
+
+rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
+[ -n "$rel" ] || { echo "bench-http: no kernel release in $KDIR" >&2; exit 2; }
+for f in khttpd/khttpd.ko "$bins/htstress" "$bins/bench-http-report"; do
+    [ -e "$f" ] || { echo "bench-http: $f missing: run make first" >&2; exit 2; }
+done
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+wrk=$(command -v wrk || true)
+[ -x "$nginx" ] || { echo "bench-http: nginx not found (apt-get install nginx-light; scripts/setup.sh does)" >&2; exit 2; }
+[ -n "$wrk" ] || { echo "bench-http: wrk not found (apt-get install wrk; scripts/setup.sh does)" >&2; exit 2; }
+for v in "$DURATION" "$REPS"; do
+    [[ $v =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench-http: bad duration or repetitions '$v'" >&2; exit 2; }
+done
+for n in $CONNS $WRK; do
+    [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench-http: bad concurrency '$n'" >&2; exit 2; }
+done
+
+work=$ROOT/target/bench-http
+rm -rf "$work"; mkdir -p "$work"
+# nginx and wrk are dynamically linked: copy them with their libraries.
+scripts/vm/stage-binary.sh "$work/stage" "$nginx" "$wrk"
+img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz" \
+    --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add "$work/stage:/" \
+    --add "$bins/htstress:/bin/")
+
+start=$(date +%s)
+stamp_date=$(date -u +%Y%m%d-%H%M%S)
+# The plan travels in the command line; run.sh base64-encodes it.
+cmd="BENCH_HTTP_FILES='$FILES' BENCH_HTTP_CONNS='$CONNS' BENCH_HTTP_MODES='$MODES'"
+cmd+=" BENCH_HTTP_DURATION='$DURATION' BENCH_HTTP_REPS='$REPS' BENCH_HTTP_WRK='$WRK'"
+for v in BENCH_HTTP_THREADS BENCH_HTTP_WRK_FILE BENCH_HTTP_WRK_DURATION BENCH_HTTP_BACKLOG \
+         BENCH_HTTP_FILL_RATE BENCH_HTTP_MAX_DURATION; do
+    [ -z "${!v:-}" ] || cmd+=" $v='${!v}'"
+done
+cmd+=" BENCH_OUT=/results/bench-http /tests/bench-http.sh"
+set +e
+scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" --mem "${BENCH_MEM:-2048}" \
+    --timeout "${BENCH_TIMEOUT:-3600}" ${BENCH_ACCEL:-} --cmd "$cmd" 2>&1 | tee "$work/run.log"
+vm_rc=${PIPESTATUS[0]}
+set -e
+elapsed=$(( $(date +%s) - start ))
+accel=$(sed -n 's/^run.sh: accel=\([a-z]*\) .*/\1/p' "$work/run.log" | head -n 1)
+accel=${accel:-unknown}
+src=$work/guest/bench-http
+if [ ! -s "$src/runs.jsonl" ]; then
+    echo "bench-http: the guest produced no results (status $vm_rc); see $work/guest/console.log" >&2
+    exit 1
+fi
+
+dest=$RESULTS/$stamp_date-$rel-$accel
+mkdir -p "$dest"
+cp -r "$src"/. "$dest"/
+cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$dest"/ 2>/dev/null || true
+echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), load average at the end of the run $(cut -d' ' -f1-3 /proc/loadavg), accel $accel, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
+
+# Anything the kernel complained about, and khttpd's own lines, go into the summary.
+problems=$(grep -E 'BUG:|WARNING:|Oops|general protection|refcount_t|list_(add|del) corruption|UBSAN|KASAN|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory|khttpd' \
+    "$dest/dmesg.txt" 2>/dev/null || true)
+
+"$bins/bench-http-report" --runs "$dest/runs.jsonl" --clients "$dest/wrk.jsonl" \
+    --csv "$dest/cells.csv" --plot "$dest/http.png" --svg "$dest/http.svg" \
+    --title "khttpd vs nginx, req/s ($rel, $accel, 2 vCPUs)" > "$dest/table.md"
+{
+    echo "# khttpd vs nginx"
+    echo
+    echo "Kernel $rel, $(date -u -d "@$start" '+%Y-%m-%d %H:%M UTC'), QEMU $accel, 2 vCPUs shared by"
+    echo "server and client; plan $PLAN: $DURATION s per htstress run, $REPS run(s) per server and cell,"
+    echo "servers alternating from cell to cell (and between repetitions); listen backlog"
+    echo "${BENCH_HTTP_BACKLOG:-1024} for both. close: HTTP/1.0, one request per connection;"
+    echo "keep-alive: HTTP/1.1, htstress -k. req/s: all requests of the cell's runs divided by"
+    echo "their seconds; p99: the mean of the runs' 99th percentiles (microseconds); errors:"
+    echo "bad responses + socket errors; k/n: khttpd's req/s divided by nginx's (above 1: khttpd"
+    echo "is faster)."
+    echo
+    cat "$dest/table.md"
+    echo
+    echo "## Kernel log"
+    echo
+    if [ -n "$problems" ]; then
+        echo '```'
+        echo "$problems"
+        echo '```'
+    else
+        echo "No khttpd lines and no problem reports in dmesg."
+    fi
+    echo
+    echo "Wall time of the guest run: ${elapsed}s (guest status $vm_rc)."
+} > "$dest/summary.md"
+rm -f "$dest/table.md"
+
+ln -sfn "$(basename "$dest")" "$RESULTS/latest"
+cat "$dest/summary.md"
+echo
+echo "bench-http: results in $dest (latest: $RESULTS/latest), ${elapsed}s, guest status $vm_rc"
+exit "$vm_rc"

@@ -1,0 +1,364 @@
+#!/bin/sh
+# Guest side of `make bench-http` (started by scripts/bench-http.sh; not a test suite:
+# scripts/check.sh runs only the suites named in SUITES).
+#
+# khttpd.ko and nginx (Debian's binary, staged with its libraries) serve the same tree
+# from the same tmpfs; htstress drives each in turn for every cell of the plan
+# (file x concurrency x keep-alive off/on). The servers alternate from cell to cell
+# (khttpd nginx | nginx khttpd | khttpd nginx ...), and with BENCH_HTTP_REPS > 1 every
+# repetition flips the order again, so a slow phase of the noisy host hits both.
+# Then htstress and wrk load the same server and file in keep-alive mode and their own
+# CPU time is measured alike (the shell's cutime/cstime after waiting for the client),
+# to show whether the client is the bottleneck.
+#
+# Environment (all optional; scripts/bench-http.sh sets them from the plan):
+#   BENCH_HTTP_FILES     cells' files: any of 12b 4k 64k 1m dir (default: all)
+#   BENCH_HTTP_CONNS     concurrencies (default "1 20 100 1000")
+#   BENCH_HTTP_MODES     close (HTTP/1.0, one request per connection) and/or keepalive (-k)
+#   BENCH_HTTP_DURATION  seconds per htstress run (default 3), or longer for cells with
+#                        much data in flight (see secs_for; BENCH_HTTP_FILL_RATE MiB/s,
+#                        default 16, and BENCH_HTTP_MAX_DURATION, default 60 s)
+#   BENCH_HTTP_REPS      runs per server and cell (default 1)
+#   BENCH_HTTP_THREADS   htstress threads for concurrency > 1 (default 2; -c = conns/threads)
+#   BENCH_HTTP_WRK       concurrencies for htstress vs wrk (default "100"; empty: skip)
+#   BENCH_HTTP_WRK_FILE  file for that comparison (default 12b)
+#   BENCH_HTTP_WRK_DURATION  whole seconds per client run (default 5)
+#   BENCH_HTTP_BACKLOG   listen backlog of both servers (default 1024)
+#   BENCH_OUT            output directory (default /results/bench-http)
+#
+# Output in BENCH_OUT:
+#   runs.jsonl   one JSON object per htstress run: server file mode conc rep seq exit,
+#                tcp (kernel TCP counters' increase during the run), htstress (its --json
+#                --cpu output, or null)
+#   wrk.jsonl    one object per client run of the htstress-vs-wrk comparison
+#   sizes.tsv    server, file, bytes of the response body (bodies of files are compared)
+#   nginx.conf   the configuration nginx ran with
+#   logs/        per run: the command, its stderr, every TCP counter that moved; nginx's
+#                error log; wrk's text output
+#   env.txt      kernel, CPUs, memory, plan, sysctls, start/end, khttpd's dmesg lines,
+#                problems found in dmesg
+# Exit status: 0 when every run completed (errors are counted, not fatal), 1 otherwise.
+set -u
+
+FILES=${BENCH_HTTP_FILES:-"12b 4k 64k 1m dir"}
+CONNS=${BENCH_HTTP_CONNS:-"1 20 100 1000"}
+MODES=${BENCH_HTTP_MODES:-"close keepalive"}
+DURATION=${BENCH_HTTP_DURATION:-3}
+REPS=${BENCH_HTTP_REPS:-1}
+THREADS=${BENCH_HTTP_THREADS:-2}
+WRK_CONNS=${BENCH_HTTP_WRK-100}
+WRK_FILE=${BENCH_HTTP_WRK_FILE:-12b}
+WRK_DURATION=${BENCH_HTTP_WRK_DURATION:-5}
+BACKLOG=${BENCH_HTTP_BACKLOG:-1024}
+FILL_RATE=${BENCH_HTTP_FILL_RATE:-16}
+MAX_DURATION=${BENCH_HTTP_MAX_DURATION:-60}
+OUT=${BENCH_OUT:-/results/bench-http}
+KO=/modules/khttpd.ko
+WWW=/srv/bench
+KPORT=8081
+NPORT=8082
+NGX=/tmp/nginx
+PROBLEMS='BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|kernel BUG|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory'
+
+port_of() { case $1 in khttpd) echo $KPORT ;; nginx) echo $NPORT ;; esac; }
+
+bytes_of() {
+    case $1 in 12b) echo 12 ;; 4k) echo 4096 ;; 64k) echo 65536 ;; 1m) echo 1048576 ;; dir) echo 16384 ;; esac
+}
+
+# Seconds for a run: DURATION, or longer when the cell keeps much data in flight. A run
+# counts only the requests that complete before its end; with CONNS x SIZE bytes in
+# flight a server that shares its bandwidth fairly completes nothing until all of them
+# are nearly done (1,000 x 1 MiB at ~150 MiB/s: 7 s), so a short run would measure
+# how unfair a server is, not its throughput. Runs last at least CONNS x SIZE /
+# FILL_RATE seconds (several rounds of all connections), at most MAX_DURATION.
+secs_for() {
+    awk -v d="$DURATION" -v b="$(bytes_of "$1")" -v c="$2" -v r="$FILL_RATE" -v m="$MAX_DURATION" \
+        'BEGIN { s = c * b / (r * 1048576); if (s > m) s = m; if (s < d) s = d; printf "%g", s }'
+}
+
+path_of() {
+    case $1 in
+        12b) echo /file-12b.bin ;;
+        4k) echo /file-4k.bin ;;
+        64k) echo /file-64k.bin ;;
+        1m) echo /file-1m.bin ;;
+        dir) echo /dir/ ;;
+        *) return 1 ;;
+    esac
+}
+
+# True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
+listening() {
+    awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+                                      END { exit !f }' /proc/net/tcp
+}
+
+wait_port() {
+    i=0
+    while ! listening "$1"; do
+        i=$((i + 1))
+        [ $i -le 100 ] || { echo "bench-http: nothing listens on port $1" >&2; return 1; }
+        sleep 0.1
+    done
+}
+
+# Every Tcp and TcpExt counter as "Group:Name value" lines.
+tcp_counters() {
+    cat /proc/net/snmp /proc/net/netstat | awk '$1 == "Tcp:" || $1 == "TcpExt:" {
+        if (!(($1) in hdr)) { hdr[$1] = $0; next }
+        n = split(hdr[$1], k); split($0, v); for (i = 2; i <= n; i++) print $1 k[i], v[i] }'
+}
+
+# Counters that moved between file $1 (before) and now, "name delta" lines.
+tcp_moved() {
+    tcp_counters | awk 'NR == FNR { b[$1] = $2; next } $2 != b[$1] { printf "%s %d\n", $1, $2 - b[$1] }' "$1" -
+}
+
+# The counters that say something about errors, as a JSON object, from tcp_moved output.
+tcp_json() {
+    awk -v keys="$TCP_KEYS" 'BEGIN { n = split(keys, key, " ") }
+         { d[$1] = $2 }
+         END { printf "{"; for (i = 1; i <= n; i++) { k = key[i]; sub(/^[A-Za-z]*:/, "", k)
+                   printf "%s\"%s\":%d", (i > 1 ? "," : ""), k, d[key[i]] + 0 } printf "}" }' "$1"
+}
+TCP_KEYS="Tcp:AttemptFails Tcp:EstabResets Tcp:OutRsts Tcp:RetransSegs TcpExt:ListenOverflows TcpExt:ListenDrops TcpExt:TCPAbortOnData TcpExt:TCPAbortOnClose TcpExt:TCPAbortOnMemory TcpExt:TCPTimeWaitOverflow TcpExt:SyncookiesSent TcpExt:TCPMemoryPressures TcpExt:PruneCalled TcpExt:RcvPruned"
+
+# Server-side sockets on PORT by TCP state, e.g. "ESTABLISHED 3, TIME_WAIT 120".
+socket_states() {
+    awk -v p=":$(printf '%04X' "$1")" 'BEGIN { m = split("ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK LISTEN CLOSING", v, " ")
+                                               for (i = 1; i <= m; i++) name[sprintf("%02X", i)] = v[i] }
+        NR > 1 && substr($2, length($2) - 4) == p { n[name[$4]]++ }
+        END { for (s in n) printf "%s%s %d", (k++ ? ", " : ""), s, n[s]; if (!k) printf "none" }' /proc/net/tcp
+}
+
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+make_tree() {
+    rm -rf "$WWW"; mkdir -p "$WWW/dir"
+    printf 'Hello World!' > "$WWW/file-12b.bin"
+    dd if=/dev/urandom of="$WWW/file-4k.bin" bs=4096 count=1 2>/dev/null
+    dd if=/dev/urandom of="$WWW/file-64k.bin" bs=65536 count=1 2>/dev/null
+    dd if=/dev/urandom of="$WWW/file-1m.bin" bs=1048576 count=1 2>/dev/null
+    # 200 entries: 190 small files and 10 subdirectories, no index.html.
+    i=0
+    while [ $i -lt 190 ]; do
+        printf 'entry %d\n' $i > "$WWW/dir/entry-$(printf '%03d' $i).txt"
+        i=$((i + 1))
+    done
+    i=0
+    while [ $i -lt 10 ]; do mkdir "$WWW/dir/subdir-$i"; i=$((i + 1)); done
+    chmod -R a+rX "$WWW"
+}
+
+start_nginx() {
+    rm -rf "$NGX"; mkdir -p "$NGX"
+    sed -e "s|@WORKERS@|$(grep -c ^processor /proc/cpuinfo)|" -e "s|@PREFIX@|$NGX|g" \
+        -e "s|@PORT@|$NPORT|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
+        /tests/nginx-bench.conf > "$NGX/nginx.conf"
+    cp "$NGX/nginx.conf" "$OUT/nginx.conf"
+    nginx -p "$NGX/" -c "$NGX/nginx.conf" -e "$NGX/error.log" || return 1
+    wait_port $NPORT
+}
+
+stop_nginx() {
+    [ -f "$NGX/nginx.pid" ] || return 0
+    nginx -p "$NGX/" -c "$NGX/nginx.conf" -e "$NGX/error.log" -s quit
+    i=0
+    while [ -f "$NGX/nginx.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+# One htstress run against SERVER: appends a line to runs.jsonl.
+seq_no=0
+run_one() {
+    server=$1 file=$2 mode=$3 conns=$4 rep=$5
+    seq_no=$((seq_no + 1))
+    url=http://127.0.0.1:$(port_of "$server")$(path_of "$file")
+    if [ "$conns" -ge "$THREADS" ] && [ $((conns % THREADS)) -eq 0 ]; then
+        t=$THREADS c=$((conns / THREADS))
+    else
+        t=1 c=$conns
+    fi
+    ka=""; [ "$mode" = keepalive ] && ka=-k
+    log=$OUT/logs/$mode-$file-c$conns-r$rep-$server.log
+    secs=$(secs_for "$file" "$conns")
+    set -- htstress $ka -t $t -c $c --duration "$secs" --json --cpu "$url"
+    {
+        echo "$*"
+        echo "server sockets before: khttpd port: $(socket_states $KPORT); nginx port: $(socket_states $NPORT)"
+    } > "$log"
+    tcp_counters > /tmp/tcp.before
+    t0=$(uptime_s)
+    "$@" > /tmp/run.json 2> /tmp/run.err
+    rc=$?
+    t1=$(uptime_s)
+    tcp_moved /tmp/tcp.before > /tmp/tcp.moved
+    {
+        echo "exit status $rc, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+        cat /tmp/run.json /tmp/run.err
+        echo "TCP counters that changed during the run:"
+        sed 's/^/  /' /tmp/tcp.moved
+        echo "server sockets after: khttpd port: $(socket_states $KPORT); nginx port: $(socket_states $NPORT)"
+    } >> "$log"
+    js=$(head -n 1 /tmp/run.json)
+    ok=$rc
+    case $js in "{"*"}") ;; *) js=null; ok=1 ;; esac
+    printf '{"server":"%s","file":"%s","mode":"%s","conc":%d,"threads":%d,"rep":%d,"seq":%d,"duration":%s,"exit":%d,"tcp":%s,"htstress":%s}\n' \
+        "$server" "$file" "$mode" "$conns" "$t" "$rep" "$seq_no" "$secs" "$rc" "$(tcp_json /tmp/tcp.moved)" "$js" >> "$OUT/runs.jsonl"
+    rps=$(echo "$js" | sed -n 's/.*"rps":\([0-9]*\).*/\1/p')
+    p99=$(echo "$js" | sed -n 's/.*"p99":\([0-9]*\).*/\1/p')
+    errs=$(echo "$js" | sed -n 's/.*"bad":\([0-9]*\).*"socket_errors":\([0-9]*\).*/bad \1, socket errors \2/p')
+    echo "[$seq_no] $mode $file c=$conns ${secs}s $server: ${rps:-?} req/s, p99 ${p99:-?} us, ${errs:-no result}"
+    [ "$ok" -eq 0 ]
+}
+
+# Seconds of CPU a waited-for child used: run "$@" in a shell that reads its own
+# cutime + cstime (fields 16, 17 of /proc/self/stat, in USER_HZ = 100 ticks) after the
+# wait. Works for any client, whether or not it measures itself. Output of "$@" goes to
+# file $CPU_OUT; prints the seconds.
+child_cpu() {
+    sh -c '"$@" > "$CPU_OUT" 2>&1; rc=$?; read -r s < /proc/$$/stat; echo "$rc ${s#*) }"' sh "$@" |
+        awk '{ printf "%d %.2f\n", $1, ($15 + $16) / 100 }'
+}
+
+# Latency string of wrk ("812.00us", "1.50ms", "2.00s") in microseconds.
+wrk_us() {
+    awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]*/, "", u); x = v + 0
+        printf "%.1f", u == "us" ? x : u == "ms" ? x * 1000 : u == "s" ? x * 1e6 : u == "m" ? x * 6e7 : -1 }'
+}
+
+# htstress vs wrk against SERVER, FILE, keep-alive, CONNS connections.
+compare_clients() {
+    server=$1 conns=$2 first=$3
+    url=http://127.0.0.1:$(port_of "$server")$(path_of "$WRK_FILE")
+    t=$THREADS; [ "$conns" -ge "$t" ] || t=1
+    if [ "$first" = wrk ]; then order="wrk htstress"; else order="htstress wrk"; fi
+    for tool in $order; do
+        log=$OUT/logs/clients-$server-c$conns-$tool.log
+        export CPU_OUT=/tmp/client.out
+        case $tool in
+            wrk)
+                set -- wrk -t "$t" -c "$conns" -d "${WRK_DURATION}s" --latency "$url" ;;
+            htstress)
+                set -- htstress -k -t "$t" -c $((conns / t)) --duration "$WRK_DURATION" --json --cpu "$url" ;;
+        esac
+        r=$(child_cpu "$@")
+        rc=${r% *} cpu=${r#* }
+        { echo "$*"; echo "exit status $rc, cpu $cpu s (cutime+cstime)"; cat /tmp/client.out; } > "$log"
+        case $tool in
+            wrk)
+                reqs=$(sed -n 's/^ *\([0-9]*\) requests in \([0-9.]*[a-z]*\),.*/\1/p' /tmp/client.out)
+                secs=$(sed -n 's/^ *\([0-9]*\) requests in \([0-9.]*\)\([a-z]*\),.*/\2 \3/p' /tmp/client.out |
+                       awk '{ print $2 == "m" ? $1 * 60 : $2 == "ms" ? $1 / 1000 : $1 }')
+                p99=$(sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' /tmp/client.out)
+                p99=$(wrk_us "${p99:-0x}")
+                errs=$(awk '/Socket errors:/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 } /Non-2xx/ { e += $NF } END { print e + 0 }' /tmp/client.out)
+                own=null ;;
+            htstress)
+                js=$(head -n 1 /tmp/client.out)
+                reqs=$(echo "$js" | sed -n 's/.*"requests":\([0-9]*\).*/\1/p')
+                secs=$(echo "$js" | sed -n 's/.*"seconds":\([0-9.e+-]*\).*/\1/p')
+                p99=$(echo "$js" | sed -n 's/.*"p99":\([0-9.]*\).*/\1/p')
+                errs=$(echo "$js" | sed -n 's/.*"bad":\([0-9]*\).*"socket_errors":\([0-9]*\).*/\1 \2/p' | awk '{ print $1 + $2 }')
+                own=$(echo "$js" | sed -n 's/.*"cpu_seconds":\([0-9.e+-]*\).*/\1/p') ;;
+        esac
+        printf '{"tool":"%s","server":"%s","file":"%s","conc":%d,"threads":%d,"exit":%d,"requests":%d,"seconds":%s,"p99_us":%s,"errors":%d,"cpu_seconds":%s,"own_cpu_seconds":%s}\n' \
+            "$tool" "$server" "$WRK_FILE" "$conns" "$t" "$rc" "${reqs:-0}" "${secs:-0}" "${p99:-0}" "${errs:-0}" "$cpu" "${own:-null}" >> "$OUT/wrk.jsonl"
+        echo "clients: $server c=$conns $tool: ${reqs:-?} requests in ${secs:-?} s, client cpu $cpu s, p99 ${p99:-?} us"
+    done
+}
+
+mkdir -p "$OUT/logs" || exit 1
+rm -f "$OUT/runs.jsonl" "$OUT/wrk.jsonl" "$OUT/sizes.tsv" "$OUT"/logs/*
+# 1,000 connections per client and as many per server.
+ulimit -n 65536 2>/dev/null || ulimit -n 8192
+# HTTP/1.0 runs open a connection per request: a wide ephemeral range, so the client's
+# ports do not collide with the server's TIME_WAIT sockets as soon.
+echo "10000 65535" > /proc/sys/net/ipv4/ip_local_port_range
+failed=0
+
+for f in $FILES; do path_of "$f" > /dev/null || { echo "bench-http: unknown file '$f'" >&2; exit 1; }; done
+for m in $MODES; do case $m in close|keepalive) ;; *) echo "bench-http: unknown mode '$m'" >&2; exit 1 ;; esac; done
+
+{
+    echo "kernel: $(uname -r) ($(uname -v))"
+    echo "cpus: $(grep -c ^processor /proc/cpuinfo) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"
+    echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+    echo "plan: files $FILES; concurrencies $CONNS; modes $MODES; $DURATION s per run (longer with much data in flight: up to $MAX_DURATION s at $FILL_RATE MiB/s); $REPS run(s) per server and cell; htstress threads $THREADS"
+    echo "clients comparison: concurrencies ${WRK_CONNS:-none}, file $WRK_FILE, $WRK_DURATION s per run"
+    echo "listen backlog: $BACKLOG (both servers)"
+    echo "nginx: $(nginx -v 2>&1)"
+    echo "wrk: $(wrk -v 2>&1 | head -n 1)"
+    for s in net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse \
+             net.ipv4.tcp_max_tw_buckets net.ipv4.tcp_mem net.ipv4.tcp_rmem net.ipv4.tcp_wmem; do
+        echo "sysctl $s = $(tr '\t' ' ' < /proc/sys/$(echo $s | tr . /))"
+    done
+    echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+} > "$OUT/env.txt"
+
+make_tree
+start_nginx || { echo "bench-http: nginx did not start" >&2; cat "$NGX/error.log" >&2; exit 1; }
+insmod "$KO" root=$WWW port=$KPORT backlog=$BACKLOG || { echo "bench-http: insmod khttpd failed" >&2; exit 1; }
+wait_port $KPORT || exit 1
+
+# Both servers must send the same bodies (the listings differ by design).
+for f in $(echo $FILES $WRK_FILE | tr ' ' '\n' | awk '!seen[$0]++'); do
+    for s in khttpd nginx; do
+        n=$(wget -q -O /tmp/body.$s "http://127.0.0.1:$(port_of $s)$(path_of $f)" && wc -c < /tmp/body.$s)
+        printf '%s\t%s\t%s\n' "$s" "$f" "${n:-failed}" >> "$OUT/sizes.tsv"
+    done
+    if [ "$f" != dir ] && ! cmp -s /tmp/body.khttpd /tmp/body.nginx; then
+        echo "bench-http: khttpd and nginx send different bodies for $f" >&2
+        failed=1
+    fi
+done
+for s in khttpd nginx; do wget -q -O "$OUT/logs/listing-$s.html" "http://127.0.0.1:$(port_of $s)/dir/"; done
+
+start_all=$(uptime_s)
+cell=0
+for mode in $MODES; do
+    for file in $FILES; do
+        for conns in $CONNS; do
+            rep=0
+            while [ $rep -lt "$REPS" ]; do
+                if [ $(((cell + rep) % 2)) -eq 0 ]; then order="khttpd nginx"; else order="nginx khttpd"; fi
+                for s in $order; do run_one "$s" "$file" "$mode" "$conns" "$rep" || failed=1; done
+                rep=$((rep + 1))
+            done
+            cell=$((cell + 1))
+        done
+    done
+done
+echo "bench-http: matrix took $(awk -v a="$start_all" -v b="$(uptime_s)" 'BEGIN { printf "%.0f", b - a }') s"
+
+i=0
+for conns in $WRK_CONNS; do
+    for s in khttpd nginx; do
+        if [ $((i % 2)) -eq 0 ]; then first=htstress; else first=wrk; fi
+        compare_clients "$s" "$conns" "$first" || failed=1
+        i=$((i + 1))
+    done
+done
+echo "bench-http: all runs took $(awk -v a="$start_all" -v b="$(uptime_s)" 'BEGIN { printf "%.0f", b - a }') s"
+
+sleep 1
+{
+    echo "server sockets 1 s after all runs: khttpd port: $(socket_states $KPORT); nginx port: $(socket_states $NPORT)"
+    echo "(the ones neither listening nor in TIME_WAIT are in logs/leftover-sockets.txt)"
+} >> "$OUT/env.txt"
+# Sockets of either server that outlived the runs (inode 0: orphaned, the server let go).
+awk -v k=":$(printf '%04X' $KPORT)" -v n=":$(printf '%04X' $NPORT)" \
+    'NR == 1 || ((substr($2, length($2) - 4) == k || substr($2, length($2) - 4) == n) && $4 != "0A" && $4 != "06")' \
+    /proc/net/tcp > "$OUT/logs/leftover-sockets.txt"
+stop_nginx
+cp "$NGX/error.log" "$OUT/logs/nginx-error.log" 2>/dev/null
+rmmod khttpd || { echo "bench-http: rmmod khttpd failed" >&2; failed=1; }
+{
+    echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "khttpd log:"
+    dmesg | grep 'khttpd' | sed 's/^/  /'
+    echo "kernel problems in dmesg (pattern: $PROBLEMS):"
+    dmesg | grep -E "$PROBLEMS" | sed 's/^/  /'
+    echo "  (end)"
+} >> "$OUT/env.txt"
+exit $failed
