@@ -29,6 +29,7 @@
 #include <linux/uaccess.h>
 #include <linux/fs.h>
 #include <linux/file.h>
+#include <linux/splice.h>
 #include <linux/namei.h>
 #include <linux/stat.h>
 #include <linux/timekeeping.h>
@@ -56,6 +57,7 @@ const unsigned int KMODS_O_NONBLOCK = O_NONBLOCK;
 const unsigned int KMODS_MSG_DONTWAIT = MSG_DONTWAIT;
 const unsigned int KMODS_MSG_NOSIGNAL = MSG_NOSIGNAL;
 const unsigned int KMODS_MSG_MORE = MSG_MORE;
+const unsigned int KMODS_SPLICE_F_MORE = SPLICE_F_MORE;
 const unsigned int KMODS_MSG_WAITALL = MSG_WAITALL;
 const int KMODS_SHUT_RDWR = SHUT_RDWR;
 const unsigned long KMODS_MAX_ERRNO = MAX_ERRNO;

@@ -21,6 +21,7 @@
 #include <linux/timekeeping.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/file.h>
 #include <linux/stat.h>
 /* drop-tcp-socket helpers */
 #include <linux/proc_fs.h>
@@ -99,6 +100,19 @@ struct net *rust_helper_init_net(void) { return &init_net; }
 void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
 void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
+unsigned int rust_helper_path_mode(const struct path *path)
+{
+	struct inode *inode = d_inode(path->dentry);
+
+	return inode ? inode->i_mode : 0;
+}
+void rust_helper_fput_now(struct file *file)
+{
+	if (current->flags & PF_KTHREAD)
+		__fput_sync(file);
+	else
+		fput(file);
+}
 
 const struct cred *rust_helper_current_cred(void) { return current_cred(); }
 

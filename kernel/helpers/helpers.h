@@ -70,12 +70,16 @@ struct net *rust_helper_init_net(void);
 void *rust_helper_sk_user_data(struct sock *sk);
 void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
+/* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
+void rust_helper_fput_now(struct file *file);
 
 /* file system */
 struct cred;
 struct dentry;
 struct vfsmount;
 struct path;
+/* i_mode of the path's inode, 0 for a negative dentry */
+unsigned int rust_helper_path_mode(const struct path *path);
 /* Exported by fs/namei.c but declared only in fs/internal.h. */
 extern int vfs_path_lookup(struct dentry *, struct vfsmount *, const char *, unsigned int, struct path *);
 const struct cred *rust_helper_current_cred(void);

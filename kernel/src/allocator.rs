@@ -94,13 +94,34 @@ pub fn try_box<T>(value: T) -> crate::error::Result<alloc::boxed::Box<T>> {
 pub fn try_vec<T: Clone>(len: usize, value: T) -> crate::error::Result<alloc::vec::Vec<T>> {
     let mut v = alloc::vec::Vec::new();
     v.try_reserve_exact(len)?;
-    for _ in 0..len {
-        // Capacity was reserved above, so this cannot fail.
-        if v.push_within_capacity(value.clone()).is_err() {
-            return Err(crate::error::code::ENOMEM);
-        }
-    }
+    fill_spare(&mut v, len, &value);
     Ok(v)
+}
+
+/// Appends clones of `value` until `v.len() == len`; capacity must already be reserved.
+/// Writing the spare capacity directly (no per-element capacity check) lets the
+/// compiler turn the loop into `memset` for bytes: a zeroed 32 KiB buffer element by
+/// element was most of a small request's cost.
+fn fill_spare<T: Clone>(v: &mut alloc::vec::Vec<T>, len: usize, value: &T) {
+    let old = v.len();
+    let want = len.saturating_sub(old).min(v.capacity() - old);
+    for slot in v.spare_capacity_mut().iter_mut().take(want) {
+        slot.write(value.clone());
+    }
+    // SAFETY: the first `want` spare slots were initialised just above, and
+    // `old + want <= capacity`.
+    unsafe { v.set_len(old + want) };
+}
+
+/// Appends clones of `items`; capacity must already be reserved (see [`fill_spare`]).
+fn extend_spare<T: Clone>(v: &mut alloc::vec::Vec<T>, items: &[T]) {
+    let old = v.len();
+    let n = items.len().min(v.capacity() - old);
+    for (slot, it) in v.spare_capacity_mut().iter_mut().zip(items.iter()).take(n) {
+        slot.write(it.clone());
+    }
+    // SAFETY: the first `n` spare slots were initialised just above; `old + n <= capacity`.
+    unsafe { v.set_len(old + n) };
 }
 
 /// Fallible growth for `Vec`, since `alloc` has no infallible allocation here.
@@ -123,11 +144,7 @@ impl<T> VecExt<T> for alloc::vec::Vec<T> {
         T: Clone,
     {
         self.try_reserve(items.len())?;
-        for it in items {
-            if self.push_within_capacity(it.clone()).is_err() {
-                return Err(crate::error::code::ENOMEM);
-            }
-        }
+        extend_spare(self, items);
         Ok(())
     }
 
@@ -140,11 +157,7 @@ impl<T> VecExt<T> for alloc::vec::Vec<T> {
             return Ok(());
         }
         self.try_reserve(len - self.len())?;
-        while self.len() < len {
-            if self.push_within_capacity(value.clone()).is_err() {
-                return Err(crate::error::code::ENOMEM);
-            }
-        }
+        fill_spare(self, len, &value);
         Ok(())
     }
 

@@ -90,12 +90,16 @@ impl PathRef {
     /// Opens the object for reading. Refuses anything but regular files and directories
     /// (`EACCES`), so special files are never opened.
     pub fn open(&self) -> Result<File> {
-        let kind = self.stat()?.kind;
+        // The type from the inode itself: a referenced dentry's inode does not change
+        // type, and this saves a second getattr after `stat`.
+        // SAFETY: `self.path` is a valid referenced path (invariant), so its dentry is
+        // live; the helper reads the type bits of its inode (0 for a negative dentry).
+        let fmt = unsafe { bindings::rust_helper_path_mode(&self.path) } & bindings::KMODS_S_IFMT;
         let mut flags = bindings::KMODS_O_RDONLY | bindings::KMODS_O_LARGEFILE;
-        match kind {
-            FileKind::Regular => {}
-            FileKind::Directory => flags |= bindings::KMODS_O_DIRECTORY,
-            _ => return Err(EACCES),
+        if fmt == bindings::KMODS_S_IFDIR {
+            flags |= bindings::KMODS_O_DIRECTORY;
+        } else if fmt != bindings::KMODS_S_IFREG {
+            return Err(EACCES);
         }
         // SAFETY: `self.path` is valid; dentry_open takes its own references; the
         // current task's credentials are valid for the call.
@@ -158,6 +162,11 @@ impl File {
         // SAFETY: `path` is NUL-terminated.
         let f = unsafe { bindings::filp_open(path.as_ptr(), flags, 0) };
         Ok(File { ptr: from_err_ptr(f, ENOENT)? })
+    }
+
+    /// The `struct file`, for other abstractions of this crate; valid while `self` is.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::file {
+        self.ptr
     }
 
     fn path(&self) -> &bindings::path {

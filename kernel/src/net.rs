@@ -1,7 +1,7 @@
 //! Kernel TCP sockets: [`TcpListener`], [`TcpStream`] and readiness callbacks
 //! ([`WatchedStream`]) that let a work item run only when a socket has something to do.
 
-use crate::error::{code::*, to_result, Result};
+use crate::error::{code::*, from_err_ptr, to_result, Result};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
@@ -69,9 +69,12 @@ fn to_raw(addr: &SocketAddr) -> (RawAddr, i32) {
 /// Owns a `struct socket`; releases it on drop.
 ///
 /// # Invariants
-/// `sock` is a live socket created by `sock_create_kern` or `kernel_accept`.
+/// `sock` is a live socket created by `sock_create_kern` or `kernel_accept`. If `file`
+/// is non-null it is the socket's file (`sock_alloc_file`), on which we own the only
+/// reference: the file owns the socket then, and closing the file releases it.
 struct Socket {
     sock: *mut bindings::socket,
+    file: *mut bindings::file,
 }
 
 impl Socket {
@@ -83,8 +86,16 @@ impl Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        // SAFETY: `sock` is live and released exactly once, here.
-        unsafe { bindings::sock_release(self.sock) };
+        if self.file.is_null() {
+            // SAFETY: `sock` is live and released exactly once, here.
+            unsafe { bindings::sock_release(self.sock) };
+        } else {
+            // SAFETY: we own the file's only reference (invariant); closing it releases
+            // the socket, synchronously in kernel threads (so a close is sent now, not
+            // a jiffy later from the delayed-fput work) and on return to user space
+            // otherwise (e.g. in rmmod).
+            unsafe { bindings::rust_helper_fput_now(self.file) };
+        }
     }
 }
 
@@ -126,7 +137,7 @@ impl TcpListener {
             )
         })?;
         // INVARIANT: sock_create_kern succeeded.
-        let listener = TcpListener { sock: Socket { sock } };
+        let listener = TcpListener { sock: Socket { sock, file: ptr::null_mut() } };
         let sk = listener.sock.sk();
         // SAFETY: `sk` belongs to our live, not yet shared socket.
         unsafe {
@@ -153,8 +164,18 @@ impl TcpListener {
         let flags = if block { 0 } else { bindings::KMODS_O_NONBLOCK as i32 };
         // SAFETY: the listener is live; `new` receives a new socket on success.
         to_result(unsafe { bindings::kernel_accept(self.sock.sock, &mut new, flags) })?;
-        // INVARIANT: kernel_accept succeeded.
-        Ok(TcpStream { sock: Socket { sock: new } })
+        // Give the socket a file (not in any descriptor table) so that file data can be
+        // spliced into it (`TcpStream::send_file`). Non-blocking, so a splice returns
+        // EAGAIN instead of sleeping when the send buffer is full; reads and writes pass
+        // their own flags and are unaffected.
+        // SAFETY: `new` is a live socket without a file. On failure sock_alloc_file has
+        // released it already, so it must not be released again.
+        let file = from_err_ptr(
+            unsafe { bindings::sock_alloc_file(new, bindings::KMODS_O_NONBLOCK as i32, ptr::null()) },
+            ENOMEM,
+        )?;
+        // INVARIANT: kernel_accept succeeded and the new file owns the socket.
+        Ok(TcpStream { sock: Socket { sock: new, file } })
     }
 
     /// Stops listening; wakes a thread blocked in [`TcpListener::accept`].
@@ -232,6 +253,35 @@ impl TcpStream {
         // SAFETY: each kvec describes a live slice borrowed for the call; kernel_sendmsg
         // only reads them.
         let n = to_result(unsafe { bindings::kernel_sendmsg(self.sock.sock, &mut msg, vecs.as_mut_ptr(), count, total) })?;
+        Ok(n as usize)
+    }
+
+    /// Sends up to `len` bytes of `file` from `*pos` without copying them (splice from
+    /// the page cache: the socket takes references on the cached pages); advances `*pos`
+    /// by what was sent and returns that. Never blocks: `EAGAIN` when the send buffer is
+    /// full. `more` as in [`TcpStream::write_vectored`]. `EINVAL` if the file system
+    /// cannot splice (send through a buffer then).
+    pub fn send_file(&self, file: &crate::fs::File, pos: &mut u64, len: usize, more: bool) -> Result<usize> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let mut off = i64::try_from(*pos).map_err(|_| EINVAL)?;
+        let mut out_off: i64 = 0;
+        let flags = if more { bindings::KMODS_SPLICE_F_MORE } else { 0 };
+        // SAFETY: both files are open and referenced for the call (`file` is borrowed,
+        // `self.sock.file` is ours, non-null for accepted streams, checked below);
+        // `off`/`out_off` are valid for the call. do_splice_direct uses the calling
+        // task's private pipe and releases what it could not send.
+        let n = unsafe {
+            if self.sock.file.is_null() {
+                return Err(EINVAL);
+            }
+            bindings::do_splice_direct(file.as_ptr(), &mut off, self.sock.file, &mut out_off, len, flags)
+        };
+        if n < 0 {
+            return Err(crate::error::Error::from_errno(n as i32));
+        }
+        *pos = off as u64;
         Ok(n as usize)
     }
 

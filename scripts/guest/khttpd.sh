@@ -29,6 +29,8 @@ make_tree() {
     ln -s hello.txt $WWW/good-link
     ln -s sub $WWW/dir-link
     dd if=/dev/urandom of=$WWW/big.bin bs=1048576 count=64 2>/dev/null
+    # sizes around the splice threshold (16 KiB) and the copy chunk (32 KiB)
+    for n in 16383 16384 16385 32768 100001; do head -c $n $WWW/big.bin > $WWW/size-$n.bin; done
     chmod -R a+rX $WWW; chmod 600 $WWW/private.txt
 }
 
@@ -128,12 +130,38 @@ test_keepalive_and_pipelining() {
     unload
 }
 
+# Both ways of sending a body: spliced from the page cache (sendfile=1, the default)
+# and copied through a buffer (sendfile=0).
 test_large_file_64mib() {
-    load
-    curl -s -o /tmp/big.out $BASE/big.bin || t_fail "curl big.bin"
-    t_assert_eq "$(md5sum < $WWW/big.bin)" "$(md5sum < /tmp/big.out)" "64 MiB file byte for byte"
-    rm -f /tmp/big.out
-    unload
+    for sf in 1 0; do
+        load sendfile=$sf
+        t_assert_eq $([ $sf = 1 ] && echo Y || echo N) "$(cat /sys/module/khttpd/parameters/sendfile)" "sendfile parameter"
+        curl -s -o /tmp/big.out $BASE/big.bin || t_fail "curl big.bin (sendfile=$sf)"
+        t_assert_eq "$(md5sum < $WWW/big.bin)" "$(md5sum < /tmp/big.out)" "64 MiB file byte for byte (sendfile=$sf)"
+        # a slow reader: the send buffer fills, the connection waits and resumes
+        curl -s --limit-rate 4M -o /tmp/big.out $BASE/big.bin || t_fail "slow curl big.bin (sendfile=$sf)"
+        t_assert_eq "$(md5sum < $WWW/big.bin)" "$(md5sum < /tmp/big.out)" "64 MiB to a slow reader (sendfile=$sf)"
+        # sizes around the thresholds, on one keep-alive connection, in order
+        sizes="16383 16384 16385 32768 100001 16384"
+        urls=$(for n in $sizes; do printf '%s ' "$BASE/size-$n.bin"; done)
+        want=$(for n in $sizes; do cat $WWW/size-$n.bin; done | md5sum)
+        t_assert_eq "$want" "$(curl -s $urls | md5sum)" "sizes around the thresholds on one connection (sendfile=$sf)"
+        # pipelined: a spliced body between two copied ones, answered in order
+        printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /size-100001.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
+            | nc -w 5 127.0.0.1 $PORT > /tmp/pipe.out
+        t_assert_eq 3 "$(grep -a -o 'HTTP/1.1 200 OK' /tmp/pipe.out | wc -l)" "three pipelined responses (sendfile=$sf)"
+        t_assert_eq "Hello World!" "$(tail -c 12 /tmp/pipe.out)" "last pipelined body after a spliced one (sendfile=$sf)"
+        # the middle body, byte for byte: it ends where the last response (as long as
+        # the same request sent alone) begins
+        l3=$(printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | nc -w 5 127.0.0.1 $PORT | wc -c)
+        total=$(wc -c < /tmp/pipe.out)
+        t_assert_eq "$(md5sum < $WWW/size-100001.bin)" "$(head -c $((total - l3)) /tmp/pipe.out | tail -c 100001 | md5sum)" \
+            "spliced body intact inside the pipeline (sendfile=$sf)"
+        hl=$(heads -I $BASE/big.bin | grep -i '^content-length:')
+        t_assert_eq "Content-Length: 67108864" "$hl" "HEAD of the 64 MiB file (sendfile=$sf)"
+        rm -f /tmp/big.out
+        unload
+    done
 }
 
 test_mime_types() {

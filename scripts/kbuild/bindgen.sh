@@ -24,6 +24,8 @@ TYPES+='|kstat|cred|tcp_sock|inet_sock|inet_hashinfo|crypto_comp|timespec64|in_a
 TYPES+='|sock_type|.*_sock_state|kmods_layout_item'
 # drop-tcp-socket: closing sockets without a reset, the writers' capability; layout facts
 FUNCS+='|sk_error_report|file_ns_capable'
+# khttpd: file bodies spliced into sockets
+FUNCS+='|sock_alloc_file|do_splice_direct'
 TYPES+='|kmods_netproc_layout_item'
 VARS='KMODS_.*|init_net|param_ops_.*|tcp_hashinfo|jiffies|__this_module|system_wq|system_unbound_wq|nr_cpu_ids'
 

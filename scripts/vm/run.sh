@@ -23,8 +23,10 @@
 #   --fwd H:G         forward 127.0.0.1:H on the host to guest TCP port G
 #                     (repeatable; the guest is 10.0.2.15 on QEMU user net)
 #   --interactive     shell on the console; 'exit' or 'poweroff' ends it
-#   --kvm | --tcg     force the accelerator (default: KVM if a quick probe
-#                     shows it really works, otherwise TCG with -cpu max)
+#   --kvm | --tcg     the accelerator (default: $VM_ACCEL, else TCG with
+#                     -cpu max). KVM is opt-in: under nested virtualisation it
+#                     can exist, pass a probe, and still run a guest far slower
+#                     than TCG (seen on our build machines: minutes to boot)
 #   --append ARGS     extra kernel command-line arguments
 #   --no-pvh          boot the bzImage itself; by default its vmlinux is
 #                     extracted once (target/vm/cache) and booted via QEMU's
@@ -50,7 +52,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 die_usage() { echo "${0##*/}: error: $*" >&2; exit 126; }
 
 release="" kernel="" initrd="" results="" timeout="" mem=1024 smp=2
-cmd="" interactive=0 accel=auto append_extra="" use_pvh=1
+cmd="" interactive=0 accel=${VM_ACCEL:-tcg} append_extra="" use_pvh=1
 fwds=()
 
 while [ $# -gt 0 ]; do
@@ -106,6 +108,8 @@ kvm_works() {
 case $accel in
     auto) if kvm_works; then accel=kvm; else accel=tcg; fi ;;
     kvm) kvm_works || vm_log "warning: KVM probe failed; trying anyway" ;;
+    tcg) ;;
+    *) die_usage "unknown accelerator '$accel' (VM_ACCEL: kvm, tcg or auto)" ;;
 esac
 if [ $accel = kvm ]; then accel_args=(-accel kvm -cpu host); else accel_args=(-accel tcg -cpu max); fi
 

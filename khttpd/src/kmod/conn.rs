@@ -2,15 +2,16 @@
 //!
 //! All I/O is non-blocking; the connection's work item runs when the socket has data or
 //! room (see `common`). Output is a byte queue (`out`) plus, for files, a streamed body
-//! read in bounded chunks; the head and the first chunk go out in one scatter-gather
-//! send. Requests pipelined behind the current one wait in the input buffer until its
-//! response is fully queued.
+//! read in bounded chunks: the head and the first chunk go out in one scatter-gather
+//! send. Bodies from `SPLICE_FROM` bytes up are instead spliced from the page cache into
+//! the socket (no copy; the `sendfile` parameter), after the head. Requests pipelined
+//! behind the current one wait in the input buffer until its response is fully queued.
 
 use super::content::{self, Reply};
 use crate::http::parser::{self, Status};
 use common::{Handler, Step};
 use core::sync::atomic::{AtomicU64, Ordering};
-use kernel::error::code::EAGAIN;
+use kernel::error::code::{EAGAIN, EINVAL};
 use kernel::fs::File;
 use kernel::net::{Shutdown, TcpStream};
 use kernel::prelude::*;
@@ -23,6 +24,11 @@ const IN_CAP: usize = 26 * 1024;
 const IN_START: usize = 2048;
 /// File data read per chunk.
 const FILE_CHUNK: usize = 32 * 1024;
+/// Bodies at least this large are spliced (when enabled): below it, one copy into the
+/// head's send is cheaper than a second send call.
+const SPLICE_FROM: u64 = 16 * 1024;
+/// Most bytes spliced per call, so one fast client cannot hold a worker for long.
+const SPLICE_MAX: u64 = 512 * 1024;
 /// Loop rounds per run before yielding the worker to other connections.
 const BUDGET: usize = 16;
 /// Unread request bytes discarded before closing after an error (so the close is a FIN,
@@ -33,12 +39,13 @@ const DRAIN_MAX: usize = 64 * 1024;
 pub struct Http {
     pub(super) root: File,
     pub(super) listings: bool,
+    pub(super) sendfile: bool,
     requests: AtomicU64,
 }
 
 impl Http {
-    pub fn new(root: File, listings: bool) -> Self {
-        Http { root, listings, requests: AtomicU64::new(0) }
+    pub fn new(root: File, listings: bool, sendfile: bool) -> Self {
+        Http { root, listings, sendfile, requests: AtomicU64::new(0) }
     }
 
     /// Requests answered so far.
@@ -47,25 +54,32 @@ impl Http {
     }
 }
 
-/// A file body being streamed: `buf[off..len]` is read but not yet sent.
+/// A file body being streamed: `buf[off..len]` is read but not yet sent (copy mode),
+/// or the rest goes straight from the page cache (`splice`).
 pub struct FileBody {
     pub file: File,
     pub pos: u64,
     pub remaining: u64,
+    splice: bool,
     buf: Vec<u8>,
     off: usize,
     len: usize,
 }
 
 impl FileBody {
-    pub fn new(file: File, size: u64) -> Self {
-        FileBody { file, pos: 0, remaining: size, buf: Vec::new(), off: 0, len: 0 }
+    pub fn new(file: File, size: u64, sendfile: bool) -> Self {
+        let splice = sendfile && size >= SPLICE_FROM;
+        FileBody { file, pos: 0, remaining: size, splice, buf: Vec::new(), off: 0, len: 0 }
     }
 
-    /// Reads the next chunk when the previous one is sent. `Ok(false)` at the end.
+    /// Reads the next chunk when the previous one is sent (copy mode; nothing to do
+    /// when splicing). `Ok(false)` at the end.
     fn refill(&mut self) -> Result<bool> {
         if self.off < self.len {
             return Ok(true);
+        }
+        if self.splice {
+            return Ok(self.remaining > 0);
         }
         if self.remaining == 0 {
             return Ok(false);
@@ -118,25 +132,32 @@ enum Flush {
 impl Conn {
     fn flush(&mut self, stream: &TcpStream) -> Flush {
         loop {
-            let head = self.out.get(self.out_off..).unwrap_or(&[]);
+            // Read the next chunk before sending, even with the head still queued, so
+            // that the head and a small body leave in one send.
             if let Some(b) = self.body.as_mut() {
-                if head.is_empty() {
-                    match b.refill() {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            self.body = None;
-                            continue;
-                        }
-                        Err(_) => return Flush::Failed,
+                match b.refill() {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        self.body = None;
+                        continue;
                     }
+                    Err(_) => return Flush::Failed,
                 }
             }
-            let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
-            if head.is_empty() && body.is_empty() {
+            let head_sent = self.out_off >= self.out.len();
+            if head_sent && self.body.as_ref().is_none_or(|b| b.pending().is_empty()) {
+                if let Some(b) = self.body.as_mut().filter(|b| b.splice) {
+                    match splice_some(b, stream) {
+                        Ok(()) => continue,
+                        Err(e) => return e,
+                    }
+                }
                 self.out.clear();
                 self.out_off = 0;
                 return Flush::Done;
             }
+            let head = self.out.get(self.out_off..).unwrap_or(&[]);
+            let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
             let more = self.body.as_ref().is_some_and(|b| b.remaining > 0);
             match stream.write_vectored(&[head, body], false, more) {
                 Ok(mut n) => {
@@ -157,6 +178,26 @@ impl Conn {
         let n = n.min(self.in_len);
         self.input.copy_within(n..self.in_len, 0);
         self.in_len -= n;
+    }
+}
+
+/// Splices the next piece of a body into the socket.
+fn splice_some(b: &mut FileBody, stream: &TcpStream) -> core::result::Result<(), Flush> {
+    let want = b.remaining.min(SPLICE_MAX);
+    match stream.send_file(&b.file, &mut b.pos, want as usize, b.remaining > want) {
+        Ok(n) if n > 0 => {
+            b.remaining -= (n as u64).min(b.remaining);
+            Ok(())
+        }
+        // Nothing read: the file shrank after its length was sent.
+        Ok(_) => Err(Flush::Failed),
+        Err(e) if e == EAGAIN => Err(Flush::WouldBlock),
+        // A file system that cannot splice: copy through a buffer instead.
+        Err(e) if e == EINVAL && b.pos == 0 => {
+            b.splice = false;
+            Ok(())
+        }
+        Err(_) => Err(Flush::Failed),
     }
 }
 

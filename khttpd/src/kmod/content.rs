@@ -77,7 +77,7 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
         Err(e) => return page(status_for(e), ka, now, head_only),
     };
     match st.kind {
-        FileKind::Regular => file_reply(&p, &st, resolved.rel, req, now),
+        FileKind::Regular => file_reply(h, &p, &st, resolved.rel, req, now),
         FileKind::Directory => {
             if !resolved.trailing_slash {
                 let mut buf = kernel::allocator::try_vec(HEAD_BUF + path::MAX_PATH * 3, 0u8)?;
@@ -89,7 +89,7 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
             if let Ok(index) = p.lookup(b"index.html") {
                 if let Ok(ist) = index.stat() {
                     if ist.kind == FileKind::Regular {
-                        return file_reply(&index, &ist, b"index.html", req, now);
+                        return file_reply(h, &index, &ist, b"index.html", req, now);
                     }
                 }
             }
@@ -103,7 +103,7 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
     }
 }
 
-fn file_reply(p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
+fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
     let ka = req.keep_alive();
     let head_only = req.is_head();
     // Serve only what anybody may read: a private file dropped into the root by
@@ -137,7 +137,7 @@ fn file_reply(p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, now: i64) 
     response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
     Ok(Reply {
         head: to_vec(w.written())?,
-        body: file.map(|f| FileBody::new(f, st.size)),
+        body: file.map(|f| FileBody::new(f, st.size, h.sendfile)),
         keep_open: head.keeps_alive(),
     })
 }

@@ -50,16 +50,17 @@ impl Module for Khttpd {
             idle_timeout_ms: params::timeout_ms.get(),
             reaper_name: c"khttpd_reaper",
         };
-        let handler = conn::Http::new(root, params::listings.get());
+        let handler = conn::Http::new(root, params::listings.get(), params::sendfile.get());
         let server = Server::start(config, handler).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "serving {} on port {} (backlog {}, idle timeout {} ms)",
+            "serving {} on port {} (backlog {}, idle timeout {} ms, sendfile {})",
             root_str,
             port,
             backlog,
-            params::timeout_ms.get()
+            params::timeout_ms.get(),
+            if params::sendfile.get() { "on" } else { "off" }
         );
         Ok(Khttpd { server })
     }
@@ -88,5 +89,6 @@ kernel::module! {
         root: str { default: "/var/www/html", permissions: 0o444, description: "Directory to serve (absolute path; must exist at load time)" },
         timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Close connections idle (no request, no progress) for this many milliseconds; 0 = never" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
+        sendfile: bool { default: true, permissions: 0o444, description: "Splice file bodies of 16 KiB and more from the page cache into the socket without copying (0: copy through a buffer)" },
     },
 }
