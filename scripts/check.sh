@@ -61,7 +61,7 @@ check_kernel() {
     fi
     for p in "kecho port:.*(ushort)" "kecho backlog:.*(int)" "kecho bench:.*(bool)" \
              "khttpd port:.*(ushort)" "khttpd backlog:.*(int)" "khttpd root:.*(charp)" \
-             "khttpd listings:.*(bool)" "khttpd timeout_ms:.*(uint)"; do
+             "khttpd listings:.*(bool)" "khttpd sendfile:.*(bool)" "khttpd timeout_ms:.*(uint)"; do
         m=${p%% *}; want=${p#* }
         if modinfo "$m/$m.ko" | grep -q "^parm: *$want"; then pass "[$rel] modinfo $m parm $want"; else fail "[$rel] modinfo $m parm $want"; fi
     done

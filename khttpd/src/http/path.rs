@@ -311,6 +311,25 @@ mod tests {
         }
     }
 
+    /// khttpd sizes the output buffer to the target: the result must be the same as
+    /// with a full MAX_PATH buffer, whatever the target.
+    #[test]
+    fn buffer_as_long_as_the_target_is_enough() {
+        let long = format!("/{}", "a/".repeat(3000));
+        let cases: Vec<&[u8]> = vec![
+            b"/", b"//", b"/a", b"/a/", b"//a///b//", b"/a%20b", b"/%2f", b"/%2F%2F", b"/%25",
+            b"/caf%C3%A9", b"/../x", b"/%2e%2e/", b"/a%00", b"/a?x=1", b"/#f", b"x", b"",
+            b"http://host", b"http://h/x/y?q", b"HTTPS://h:1/a/", long.as_bytes(),
+        ];
+        for t in cases {
+            let mut full = vec![0u8; MAX_PATH];
+            let want = resolve(t, &mut full).map(|r| (r.rel.to_vec(), r.trailing_slash));
+            let mut small = vec![0u8; t.len().clamp(1, MAX_PATH)];
+            let got = resolve(t, &mut small).map(|r| (r.rel.to_vec(), r.trailing_slash));
+            assert_eq!(want, got, "{:?}", String::from_utf8_lossy(t));
+        }
+    }
+
     #[test]
     fn double_encoding_is_decoded_once() {
         assert_eq!(ok(b"/%252e%252e/x"), ("%2e%2e/x".into(), false));

@@ -31,11 +31,19 @@ fn to_vec(bytes: &[u8]) -> Result<Vec<u8>> {
     Ok(v)
 }
 
+/// `buf` cut to its first `n` bytes: a head written into its buffer is sent from
+/// there, without a second allocation and copy.
+fn written(mut buf: Vec<u8>, n: usize) -> Vec<u8> {
+    buf.truncate(n);
+    buf
+}
+
 fn page(status: StatusCode, keep_alive: bool, now: i64, head_only: bool) -> Result<Reply> {
     let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
     let mut w = Writer::new(&mut buf);
     let keep_open = response::write_status_page(status, keep_alive, Some(now), head_only, &mut w).map_err(|_| EINVAL)?;
-    Ok(Reply { head: to_vec(w.written())?, body: None, keep_open })
+    let n = w.len();
+    Ok(Reply { head: written(buf, n), body: None, keep_open })
 }
 
 /// The answer to a request that could not be parsed; the connection closes after it.
@@ -66,7 +74,9 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
     if let Some(status) = req.method().rejection() {
         return page(status, ka, now, false);
     }
-    let mut pbuf = kernel::allocator::try_vec(path::MAX_PATH, 0u8)?;
+    // The resolved path is never longer than the target (decoding and normalising
+    // only shrink it), so that much room is enough.
+    let mut pbuf = kernel::allocator::try_vec(req.target().len().clamp(1, path::MAX_PATH), 0u8)?;
     let resolved = match path::resolve(req.target(), &mut pbuf) {
         Ok(r) => r,
         Err(e) => return page(e.status(), ka, now, head_only),
@@ -119,7 +129,8 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
         head.last_modified = Some(st.mtime);
         head.keep_alive = ka;
         response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
-        return Ok(Reply { head: to_vec(w.written())?, body: None, keep_open: head.keeps_alive() });
+        let n = w.len();
+        return Ok(Reply { head: written(buf, n), body: None, keep_open: head.keeps_alive() });
     }
     let file = if head_only {
         None
@@ -135,8 +146,9 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
     head.last_modified = Some(st.mtime);
     head.keep_alive = ka;
     response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
+    let n = w.len();
     Ok(Reply {
-        head: to_vec(w.written())?,
+        head: written(buf, n),
         body: file.map(|f| FileBody::new(f, st.size, h.sendfile)),
         keep_open: head.keeps_alive(),
     })
