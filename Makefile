@@ -32,11 +32,12 @@ USER_BIN := $(ROOT)/target/$(HOST_TARGET)/release
 
 # module dir -> cargo package, staticlib name, features
 # Modules built by default (one directory and crate each).
-MODULES ?= kecho khttpd drop-tcp-socket
+MODULES ?= kecho khttpd drop-tcp-socket kprobe-timer
 crate_of = $(subst -,_,$(1))
 features_kecho :=
 features_khttpd := --features kmod
 features_drop-tcp-socket := --features kmod
+features_kprobe-timer :=
 
 RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 

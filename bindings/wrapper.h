@@ -30,6 +30,7 @@
 #include <linux/fs.h>
 #include <linux/file.h>
 #include <linux/splice.h>
+#include <linux/kprobes.h>
 #include <linux/namei.h>
 #include <linux/stat.h>
 #include <linux/timekeeping.h>

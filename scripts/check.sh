@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 if [ $# -gt 0 ]; then KDIRS=("$@"); else mapfile -t KDIRS < <(scripts/kbuild/find-kdir.sh --all); fi
 [ ${#KDIRS[@]} -gt 0 ] || { echo "check.sh: no kernel build tree found (run scripts/setup.sh)" >&2; exit 1; }
-SUITES=${SUITES:-kecho.sh khttpd.sh drop-tcp-socket.sh}
+SUITES=${SUITES:-kecho.sh khttpd.sh drop-tcp-socket.sh kprobe-timer.sh}
 OUT=${CHECK_OUT:-$ROOT/target/check}
 rm -rf "$OUT"; mkdir -p "$OUT"
 passed=0 failed=0
@@ -49,7 +49,7 @@ check_kernel() {
 
     step "[$rel] module metadata"
     local ko m want p
-    for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko; do
+    for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko; do
         for field in license author description vermagic; do
             if modinfo -F "$field" "$ko" | grep -q .; then pass "[$rel] modinfo $ko $field"; else fail "[$rel] modinfo $ko $field"; fi
         done
@@ -61,7 +61,8 @@ check_kernel() {
     fi
     for p in "kecho port:.*(ushort)" "kecho backlog:.*(int)" "kecho bench:.*(bool)" \
              "khttpd port:.*(ushort)" "khttpd backlog:.*(int)" "khttpd root:.*(charp)" \
-             "khttpd listings:.*(bool)" "khttpd sendfile:.*(bool)" "khttpd timeout_ms:.*(uint)"; do
+             "khttpd listings:.*(bool)" "khttpd sendfile:.*(bool)" "khttpd timeout_ms:.*(uint)" \
+             "kprobe-timer symbols:.*(charp)" "kprobe-timer maxactive:.*(int)"; do
         m=${p%% *}; want=${p#* }
         if modinfo "$m/$m.ko" | grep -q "^parm: *$want"; then pass "[$rel] modinfo $m parm $want"; else fail "[$rel] modinfo $m parm $want"; fi
     done
@@ -73,7 +74,7 @@ check_kernel() {
     step "[$rel] guest tests: $SUITES"
     local bins=target/x86_64-unknown-linux-gnu/release
     local adds=(--add scripts/guest:/tests --add "$stage:/")
-    for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko; do
+    for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko; do
         [ -f "$ko" ] && adds+=(--add "$ko:/modules/")
     done
     for b in echo-check bench user-echo-server htstress droptw tw-maker; do

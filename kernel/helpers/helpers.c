@@ -30,6 +30,7 @@
 #include <linux/bottom_half.h>
 #include <net/inet_timewait_sock.h>
 #include <net/tcp.h>
+#include <linux/kprobes.h>
 #include "helpers.h"
 
 /*
@@ -183,3 +184,7 @@ size_t rust_helper_layout_netproc(unsigned int item)
 	default: return (size_t)-1;
 	}
 }
+
+/* return probes: the instance's private data and its probe (NULL while unregistering) */
+void *rust_helper_kretprobe_data(struct kretprobe_instance *ri) { return ri->data; }
+struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri) { return get_kretprobe(ri); }

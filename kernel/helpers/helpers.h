@@ -58,6 +58,12 @@ void rust_helper_put_task_struct(struct task_struct *t);
 bool rust_helper_signal_pending(void);
 void rust_helper_cond_resched(void);
 
+/* return probes */
+struct kretprobe;
+struct kretprobe_instance;
+void *rust_helper_kretprobe_data(struct kretprobe_instance *ri);
+struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri);
+
 /* time */
 u64 rust_helper_ktime_get_ns(void);
 

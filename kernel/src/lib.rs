@@ -15,6 +15,7 @@ extern crate alloc;
 pub mod allocator;
 pub mod error;
 pub mod fs;
+pub mod kprobes;
 pub mod kthread;
 pub mod layout;
 pub mod list;

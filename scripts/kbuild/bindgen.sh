@@ -26,6 +26,9 @@ TYPES+='|sock_type|.*_sock_state|kmods_layout_item'
 FUNCS+='|sk_error_report|file_ns_capable'
 # khttpd: file bodies spliced into sockets
 FUNCS+='|sock_alloc_file|do_splice_direct'
+# kprobe-timer
+FUNCS+='|register_kretprobe|unregister_kretprobe'
+TYPES+='|kretprobe|kretprobe_instance|kprobe|pt_regs'
 TYPES+='|kmods_netproc_layout_item'
 VARS='KMODS_.*|init_net|param_ops_.*|tcp_hashinfo|jiffies|__this_module|system_wq|system_unbound_wq|nr_cpu_ids'
 

@@ -1,0 +1,161 @@
+//! Return probes (`kretprobe`) that time a kernel function: calls, total and longest
+//! duration.
+//!
+//! Unlike kprobe *events* (tracefs, perf, BPF), which refuse functions without an ftrace
+//! location unless the kernel has `CONFIG_KPROBE_EVENTS_ON_NOTRACE`, `register_kretprobe`
+//! accepts any function that is not on the kprobe blacklist: in particular the Rust
+//! functions of our modules, which have no `__fentry__` call.
+
+use crate::allocator::VecExt;
+use crate::error::{code::*, to_result, Result};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::c_int;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// What a [`FunctionTimer`] has measured so far.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TimerStats {
+    /// Calls that returned while the probe was registered.
+    pub calls: u64,
+    /// Sum of their durations (entry to return, wall clock), nanoseconds.
+    pub total_ns: u64,
+    /// The longest of them, nanoseconds.
+    pub max_ns: u64,
+    /// Calls not timed because more were in flight than the probe's `maxactive`.
+    pub missed: u64,
+}
+
+/// The registered probe and its counters. `rp` must stay the first field: the return
+/// handler gets a pointer to it and casts it back to `Inner`.
+#[repr(C)]
+struct Inner {
+    rp: bindings::kretprobe,
+    calls: AtomicU64,
+    total_ns: AtomicU64,
+    max_ns: AtomicU64,
+    /// NUL-terminated symbol name; `rp.kp.symbol_name` points into it.
+    symbol: Vec<u8>,
+}
+
+/// Times every call of one function with a `kretprobe`; unregisters on drop.
+///
+/// # Invariants
+/// While `registered`, `inner.rp` is registered (and so must not move: it is boxed).
+pub struct FunctionTimer {
+    inner: Box<Inner>,
+    registered: bool,
+}
+
+// SAFETY: the counters are atomics; the kretprobe is only touched by register and
+// unregister, which the kernel serialises.
+unsafe impl Send for FunctionTimer {}
+// SAFETY: `&FunctionTimer` only reads atomics and `nmissed`.
+unsafe impl Sync for FunctionTimer {}
+
+impl FunctionTimer {
+    /// Probes `symbol` (a name as in /proc/kallsyms, optionally `module:name`).
+    /// `maxactive` bounds the calls timed at once (0: the kernel's default); calls
+    /// beyond it are counted as missed. `ENOENT` if there is no such symbol, `EINVAL` if
+    /// it cannot be probed.
+    pub fn register(symbol: &[u8], maxactive: i32) -> Result<FunctionTimer> {
+        if symbol.is_empty() || symbol.contains(&0) {
+            return Err(EINVAL);
+        }
+        let mut name = Vec::new();
+        name.try_extend_from_slice(symbol)?;
+        name.try_push(0)?;
+        let inner = Box::try_new(Inner {
+            // SAFETY: kretprobe is plain C data; all-zero is its documented initial state.
+            rp: unsafe { core::mem::zeroed() },
+            calls: AtomicU64::new(0),
+            total_ns: AtomicU64::new(0),
+            max_ns: AtomicU64::new(0),
+            symbol: name,
+        })?;
+        let raw = Box::into_raw(inner);
+        // SAFETY: `raw` is a valid, exclusively owned Inner that stays at this address
+        // (boxed) until we unregister in Drop. The symbol name lives in the same box.
+        // The handlers are this module's functions, valid while the probe is registered.
+        let ret = unsafe {
+            (*raw).rp.kp.symbol_name = (*raw).symbol.as_ptr().cast();
+            (*raw).rp.handler = Some(on_return);
+            (*raw).rp.entry_handler = Some(on_entry);
+            (*raw).rp.data_size = core::mem::size_of::<u64>();
+            (*raw).rp.maxactive = maxactive;
+            bindings::register_kretprobe(&raw mut (*raw).rp)
+        };
+        // SAFETY: `raw` came from Box::into_raw above and is not used elsewhere on failure.
+        let inner = unsafe { Box::from_raw(raw) };
+        match to_result(ret) {
+            // INVARIANT: registered; the box keeps it in place.
+            Ok(_) => Ok(FunctionTimer { inner, registered: true }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The symbol name this timer probes.
+    pub fn symbol(&self) -> &[u8] {
+        let s = &self.inner.symbol;
+        s.get(..s.len().saturating_sub(1)).unwrap_or(&[])
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> TimerStats {
+        TimerStats {
+            calls: self.inner.calls.load(Ordering::Relaxed),
+            total_ns: self.inner.total_ns.load(Ordering::Relaxed),
+            max_ns: self.inner.max_ns.load(Ordering::Relaxed),
+            // SAFETY: `rp` lives in our box; nmissed is a plain int the kernel bumps,
+            // read once here.
+            missed: unsafe { core::ptr::read_volatile(&self.inner.rp.nmissed) }.max(0) as u64,
+        }
+    }
+}
+
+impl FunctionTimer {
+    /// Stops timing; [`FunctionTimer::stats`] is final afterwards. Idempotent.
+    pub fn unregister(&mut self) {
+        if core::mem::replace(&mut self.registered, false) {
+            // SAFETY: registered until now (invariant). unregister_kretprobe waits until
+            // no handler runs and detaches instances still in flight, so neither the box
+            // nor this module's code is used afterwards.
+            unsafe { bindings::unregister_kretprobe(&mut self.inner.rp) };
+        }
+    }
+}
+
+impl Drop for FunctionTimer {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+/// Entry: remember when the call started, in the instance's private data.
+unsafe extern "C" fn on_entry(ri: *mut bindings::kretprobe_instance, _regs: *mut bindings::pt_regs) -> c_int {
+    // SAFETY: called by the kretprobe core with a live instance whose data area holds
+    // `data_size` (8) bytes, aligned for u64 (it follows pointer-sized fields).
+    unsafe {
+        let data = bindings::rust_helper_kretprobe_data(ri).cast::<u64>();
+        data.write(bindings::rust_helper_ktime_get_ns());
+    }
+    0
+}
+
+/// Return: add the duration to the probe's counters.
+unsafe extern "C" fn on_return(ri: *mut bindings::kretprobe_instance, _regs: *mut bindings::pt_regs) -> c_int {
+    // SAFETY: as for `on_entry`; `get_kretprobe` returns the kretprobe this instance
+    // belongs to, which is the first field of a live `Inner` (repr(C)) while registered.
+    // It can be NULL while the probe is being unregistered.
+    unsafe {
+        let now = bindings::rust_helper_ktime_get_ns();
+        let rp = bindings::rust_helper_get_kretprobe(ri);
+        let Some(inner) = rp.cast::<Inner>().as_ref() else { return 0 };
+        let start = bindings::rust_helper_kretprobe_data(ri).cast::<u64>().read();
+        let d = now.saturating_sub(start);
+        inner.calls.fetch_add(1, Ordering::Relaxed);
+        inner.total_ns.fetch_add(d, Ordering::Relaxed);
+        inner.max_ns.fetch_max(d, Ordering::Relaxed);
+    }
+    0
+}
