@@ -23,6 +23,7 @@
 #   BENCH_HTTP_WRK_DURATION, BENCH_HTTP_BACKLOG, BENCH_HTTP_FILL_RATE,
 #   BENCH_HTTP_MAX_DURATION
 #                        override single parts of the plan (see scripts/guest/bench-http.sh)
+#   BENCH_HTTP_KHTTPD_ARGS  extra khttpd parameters, e.g. "max_active=16 sendfile=0"
 #   BENCH_HTTP_OUT       results root, default bench/results/http
 #   BENCH_TIMEOUT        guest time-out in seconds, default 3600
 #   BENCH_ACCEL          --kvm or --tcg to force the accelerator (default: run.sh decides)
@@ -88,7 +89,7 @@ stamp_date=$(date -u +%Y%m%d-%H%M%S)
 cmd="BENCH_HTTP_FILES='$FILES' BENCH_HTTP_CONNS='$CONNS' BENCH_HTTP_MODES='$MODES'"
 cmd+=" BENCH_HTTP_DURATION='$DURATION' BENCH_HTTP_REPS='$REPS' BENCH_HTTP_WRK='$WRK'"
 for v in BENCH_HTTP_THREADS BENCH_HTTP_WRK_FILE BENCH_HTTP_WRK_DURATION BENCH_HTTP_BACKLOG \
-         BENCH_HTTP_FILL_RATE BENCH_HTTP_MAX_DURATION; do
+         BENCH_HTTP_FILL_RATE BENCH_HTTP_MAX_DURATION BENCH_HTTP_KHTTPD_ARGS; do
     [ -z "${!v:-}" ] || cmd+=" $v='${!v}'"
 done
 cmd+=" BENCH_OUT=/results/bench-http /tests/bench-http.sh"

@@ -197,9 +197,10 @@ def report(d):
         mode, file, conns = tag.split("-")
         p(f"## {'Keep-alive' if mode == 'keepalive' else 'HTTP/1.0, a connection per request'}, "
           f"file {file}, {conns[1:]} connections\n")
-        phases = {ph: read_json(os.path.join(d, f"{ph}-{tag}.json")) for ph in ("plain", "profile", "counts", "depth1", "depth")}
+        phases = {ph: read_json(os.path.join(d, f"{ph}-{tag}.json")) for ph in ("plain", "profile", "counts", "kprobes", "depth1", "depth")}
         p("Requests per second: untraced " + rate(phases["plain"]) + "; while sampled " + rate(phases["profile"]) +
-          "; while counted " + rate(phases["counts"]) + "; function_graph depth 1 " + rate(phases["depth1"]) +
+          "; while counted " + rate(phases["counts"]) + "; with return probes " + rate(phases["kprobes"]) +
+          "; function_graph depth 1 " + rate(phases["depth1"]) +
           "; deeper " + rate(phases["depth"]) + ".")
         lost = [overruns(os.path.join(d, f"{ph}-{tag}.stats")) for ph in ("depth1", "depth")]
         if any(lost):
@@ -225,6 +226,31 @@ def report(d):
                 else:
                     p(f"| {c['sym']} | {c['hits']} | {fmt(c['hits'] / reqs) if reqs else '-'} |")
             p(f"\n({r['requests'] if r else '?'} requests in that run.)\n")
+
+        kp = os.path.join(d, f"kprobes-{tag}.txt")
+        if os.path.exists(kp):
+            r = read_json(os.path.join(d, f"kprobes-{tag}.json"))
+            reqs = r["requests"] if r and r.get("requests") else None
+            names = {}
+            sp = os.path.join(d, "kprobe-symbols.txt")
+            if os.path.exists(sp):
+                for line in open(sp):
+                    parts = line.split()
+                    if len(parts) == 2:
+                        names[parts[1]] = parts[0]
+            p("### Time in khttpd's Rust functions (kprobe-timer: return probes; wall clock per call)\n")
+            p("| function | calls | per request | mean us | max us | missed |")
+            p("| --- | ---: | ---: | ---: | ---: | ---: |")
+            pat = re.compile(r"^(\S+): (\d+) calls, (\d+) ns total, (\d+) ns mean, (\d+) ns max, (\d+) missed")
+            for line in open(kp):
+                m = pat.match(line.strip())
+                if not m:
+                    continue
+                sym, calls, total, mean, mx, missed = m.group(1), *map(int, m.groups()[1:])
+                p(f"| {names.get(sym, sym)} | {calls} | {fmt(calls / reqs) if reqs else '-'} | "
+                  f"{fmt(mean / 1000)} | {fmt(mx / 1000)} | {missed} |")
+            p(f"\n({r['requests'] if r else '?'} requests in that run, at {rate(r)}. Wall clock: "
+              "time a worker was scheduled out inside the function counts too.)\n")
 
         fg = os.path.join(d, f"depth1-{tag}.fgraph.gz")
         if os.path.exists(fg):

@@ -35,16 +35,18 @@ bins=target/x86_64-unknown-linux-gnu/release
 
 rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
 [ -n "$rel" ] || { echo "trace: no kernel release in $KDIR" >&2; exit 2; }
-for f in khttpd/khttpd.ko "$bins/htstress" "$bins/kprof"; do
+for f in khttpd/khttpd.ko kprobe-timer/kprobe-timer.ko "$bins/htstress" "$bins/kprof"; do
     [ -e "$f" ] || { echo "trace: $f missing: run make first" >&2; exit 2; }
 done
-modinfo -F vermagic khttpd/khttpd.ko | grep -q "^$rel " ||
-    { echo "trace: khttpd/khttpd.ko is not built for $rel (make KDIR=$KDIR)" >&2; exit 2; }
+for ko in khttpd/khttpd.ko kprobe-timer/kprobe-timer.ko; do
+    modinfo -F vermagic $ko | grep -q "^$rel " ||
+        { echo "trace: $ko is not built for $rel (make KDIR=$KDIR)" >&2; exit 2; }
+done
 
 work=$ROOT/target/trace
 rm -rf "$work"; mkdir -p "$work"
 img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz" \
-    --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add "$bins/htstress:/bin/" --add "$bins/kprof:/bin/")
+    --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add kprobe-timer/kprobe-timer.ko:/modules/ --add "$bins/htstress:/bin/" --add "$bins/kprof:/bin/")
 
 cmd=""
 for v in TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ TRACE_BUF_KB; do

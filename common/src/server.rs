@@ -51,6 +51,9 @@ pub struct ServerConfig {
     pub backlog: i32,
     /// Unbound (`WQ_UNBOUND`) or bound (per-CPU) workers.
     pub queue_flags: QueueFlags,
+    /// Most work items (connections being served) running at once; 0: the kernel's
+    /// default (256). Connections beyond it wait their turn in the queue.
+    pub max_active: i32,
     /// Close connections with no socket activity for this long (0: never).
     pub idle_timeout_ms: u32,
     /// Name of the idle-connection reaper thread (used when `idle_timeout_ms` > 0).
@@ -157,7 +160,7 @@ pub struct Server<H: Handler> {
 impl<H: Handler> Server<H> {
     /// Listens on `config.addr` and starts accepting connections for `handler`.
     pub fn start(config: ServerConfig, handler: H) -> Result<Self> {
-        let queue = Queue::try_new(config.queue_name, config.queue_flags, 0)?;
+        let queue = Queue::try_new(config.queue_name, config.queue_flags, config.max_active)?;
         let listener = TcpListener::try_new(
             config.addr,
             ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true },

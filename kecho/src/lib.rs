@@ -33,6 +33,7 @@ impl Module for Kecho {
             addr: SocketAddr::any_v4(port),
             backlog,
             queue_flags,
+            max_active: 0,
             // Echo sessions are long-lived by nature: no idle timeout.
             idle_timeout_ms: 0,
             reaper_name: c"kecho_reaper",

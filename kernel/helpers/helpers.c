@@ -101,6 +101,12 @@ struct net *rust_helper_init_net(void) { return &init_net; }
 void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
 void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
+unsigned int rust_helper_dentry_flags(const struct dentry *d)
+{
+	return (d_really_is_negative(d) ? KMODS_DENTRY_NEGATIVE : 0) |
+	       (d_is_symlink(d) ? KMODS_DENTRY_SYMLINK : 0) |
+	       (d_mountpoint(d) ? KMODS_DENTRY_MOUNTPOINT : 0);
+}
 unsigned int rust_helper_path_mode(const struct path *path)
 {
 	struct inode *inode = d_inode(path->dentry);
@@ -188,3 +194,5 @@ size_t rust_helper_layout_netproc(unsigned int item)
 /* return probes: the instance's private data and its probe (NULL while unregistering) */
 void *rust_helper_kretprobe_data(struct kretprobe_instance *ri) { return ri->data; }
 struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri) { return get_kretprobe(ri); }
+
+unsigned int rust_helper_num_online_cpus(void) { return num_online_cpus(); }

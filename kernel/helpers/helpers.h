@@ -64,6 +64,9 @@ struct kretprobe_instance;
 void *rust_helper_kretprobe_data(struct kretprobe_instance *ri);
 struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri);
 
+/* CPUs */
+unsigned int rust_helper_num_online_cpus(void);
+
 /* time */
 u64 rust_helper_ktime_get_ns(void);
 
@@ -86,6 +89,11 @@ struct vfsmount;
 struct path;
 /* i_mode of the path's inode, 0 for a negative dentry */
 unsigned int rust_helper_path_mode(const struct path *path);
+/* What a looked-up dentry is: KMODS_DENTRY_{NEGATIVE,SYMLINK,MOUNTPOINT} bits */
+#define KMODS_DENTRY_NEGATIVE 1u
+#define KMODS_DENTRY_SYMLINK 2u
+#define KMODS_DENTRY_MOUNTPOINT 4u
+unsigned int rust_helper_dentry_flags(const struct dentry *d);
 /* Exported by fs/namei.c but declared only in fs/internal.h. */
 extern int vfs_path_lookup(struct dentry *, struct vfsmount *, const char *, unsigned int, struct path *);
 const struct cred *rust_helper_current_cred(void);

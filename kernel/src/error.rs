@@ -31,6 +31,7 @@ pub mod code {
         EFAULT = 14, "Bad address.";
         EBUSY = 16, "Device or resource busy.";
         EEXIST = 17, "File exists.";
+        EXDEV = 18, "Cross-device link.";
         ENOTDIR = 20, "Not a directory.";
         EISDIR = 21, "Is a directory.";
         EINVAL = 22, "Invalid argument.";
@@ -90,6 +91,7 @@ impl Error {
             e if e == EFAULT => "EFAULT",
             e if e == EBUSY => "EBUSY",
             e if e == EEXIST => "EEXIST",
+            e if e == EXDEV => "EXDEV",
             e if e == ENOTDIR => "ENOTDIR",
             e if e == EISDIR => "EISDIR",
             e if e == EINVAL => "EINVAL",

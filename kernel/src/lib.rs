@@ -13,6 +13,7 @@
 extern crate alloc;
 
 pub mod allocator;
+pub mod cpu;
 pub mod error;
 pub mod fs;
 pub mod kprobes;

@@ -298,7 +298,7 @@ for m in $MODES; do case $m in close|keepalive) ;; *) echo "bench-http: unknown 
 
 make_tree
 start_nginx || { echo "bench-http: nginx did not start" >&2; cat "$NGX/error.log" >&2; exit 1; }
-insmod "$KO" root=$WWW port=$KPORT backlog=$BACKLOG || { echo "bench-http: insmod khttpd failed" >&2; exit 1; }
+insmod "$KO" root=$WWW port=$KPORT backlog=$BACKLOG ${BENCH_HTTP_KHTTPD_ARGS:-} || { echo "bench-http: insmod khttpd failed" >&2; exit 1; }
 wait_port $KPORT || exit 1
 
 # Both servers must send the same bodies (the listings differ by design).

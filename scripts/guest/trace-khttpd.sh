@@ -8,6 +8,8 @@
 #            CPU, self and inclusive, next to the kernel functions they call
 #   counts   kprof: exact call counts of up to 4 of khttpd's Rust functions
 #            (TRACE_COUNTS) with hardware execution breakpoints (slow under TCG)
+#   kprobes  kprobe-timer.ko: return probes on the same Rust functions: calls and
+#            wall-clock duration per call (mean, longest)
 #   depth1   function_graph on the kernel functions khttpd calls (set_ftrace_filter =
 #            set_graph_function = those functions, max_graph_depth 1: only they are
 #            hooked, so the overhead stays small): calls and durations
@@ -15,10 +17,12 @@
 #            (default 5) and the kernel's networking, VFS, LSM, memory and copy
 #            functions hooked (TRACE_DEEP_FILTER): where inside them the time goes
 #            (slow; compare shares within a function, not absolute times)
-# Why not kprobes on the Rust functions: rustc emits no __fentry__ call, so they have
-# no ftrace location, and kernels without CONFIG_KPROBE_EVENTS_ON_NOTRACE (Debian's)
-# refuse kprobe events on them ("Could not probe notrace function"); env.txt records
-# the attempt. perf sampling and hardware breakpoints have no such restriction.
+# Why kprobe-timer.ko and not kprobe events: rustc emits no __fentry__ call, so the
+# Rust functions have no ftrace location, and kernels without
+# CONFIG_KPROBE_EVENTS_ON_NOTRACE (Debian's) refuse kprobe *events* on them ("Could not
+# probe notrace function"; env.txt records the attempt). register_kretprobe, which
+# kprobe-timer calls from the kernel, has no such restriction; nor do perf sampling
+# and hardware breakpoints.
 #
 # Environment:
 #   TRACE_LOADS  "MODE:FILE:CONNS ..." with MODE keepalive|close, FILE 12b|64k|1m|dir
@@ -48,6 +52,7 @@ FREQ=${TRACE_FREQ:-1000}
 DEEP_FILTER=${TRACE_DEEP_FILTER-"*sock* *tcp* *inet* ip_* __ip_* *skb* sk_* __sk_* *_sk *dev_queue* *xmit* *rcv* *recv* *sendmsg* *msg* security_* apparmor_* aa_* tomoyo_* bpf_lsm_* vfs_* *path* *dentry* dput d_* *walk* *lookup* *name* *getattr* *fillattr* *open* *file* shmem_* *folio* *page* *read* *iter* *copy* kmem_* *kmalloc* kfree *alloc* *free* *queue_work* *work_on insert_work mntput* mntget* *lock_sock* release_sock *atime* iterate_dir dcache_readdir scan_positives filldir* handle_softirqs net_rx_action __napi_poll process_backlog"}
 OUT=${TRACE_OUT:-/results/trace}
 KO=/modules/khttpd.ko
+TIMER_KO=/modules/kprobe-timer.ko
 WWW=/srv/trace
 PORT=8081
 T=/sys/kernel/tracing
@@ -83,6 +88,18 @@ i=0; while [ $i -lt 200 ]; do echo "$i" > "$WWW/dir/entry-$i.txt"; i=$((i + 1));
 chmod -R a+rX "$WWW"
 insmod "$KO" root=$WWW port=$PORT || { echo "trace: insmod failed" >&2; exit 1; }
 i=0; while ! listening $PORT; do i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done
+
+# kallsyms names of the TRACE_COUNTS functions, for kprobe-timer: the function itself,
+# not its closures (_RNC...), the shortest name when generic instances differ.
+timer_syms=""
+: > "$OUT/kprobe-symbols.txt"
+for pat in $COUNTS; do
+    s=$(awk -v p="$pat" '$4 == "[khttpd]" && $3 ~ p && $3 !~ /^_RNC/ { print length($3), $3 }' /proc/kallsyms |
+        sort -n | head -n 1 | cut -d' ' -f2)
+    [ -n "$s" ] || continue
+    echo "$pat $s" >> "$OUT/kprobe-symbols.txt"
+    timer_syms="$timer_syms${timer_syms:+,}$s"
+done
 
 # Reset the tracer to a known state.
 w tracing_on 0; w current_tracer nop; : > "$T/set_ftrace_filter"; : > "$T/set_graph_function"
@@ -126,6 +143,9 @@ run_load() {
     set -- htstress $ka -t $t -c $c --duration "$SECS" --json "http://127.0.0.1:$PORT$(path_of "$file")"
     case $phase in
         profile) set -- kprof --freq "$FREQ" --json "$OUT/$tag.kprof.json" -- "$@" ;;
+        kprobes)
+            insmod "$TIMER_KO" symbols="$timer_syms" || { echo "trace: insmod kprobe-timer failed" >&2; return 1; }
+            mark=$(dmesg | tail -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p') ;;
         counts)
             cargs=""
             for p in $COUNTS; do cargs="$cargs --count $p"; done
@@ -137,6 +157,13 @@ run_load() {
     esac
     "$@" > "$OUT/$tag.json" 2> "$OUT/$tag.err"
     w tracing_on 0
+    if [ "$phase" = kprobes ]; then
+        rmmod kprobe_timer
+        # "SYMBOL: N calls, T ns total, M ns mean, X ns max, K missed" per function
+        dmesg | awk -v m="${mark:-0}" 'match($0, /^\[ *[0-9.]+\]/) { ts = substr($0, RSTART + 1, RLENGTH - 2) + 0 }
+                                        ts > m + 0 && /kprobe_timer: .*calls,/ { sub(/^.*kprobe_timer: /, ""); print }' \
+            > "$OUT/$tag.kprobes.txt"
+    fi
     echo "$tag: $(sed -n 's/.*"requests":\([0-9]*\).*"rps":\([0-9]*\).*/\1 requests, \2 req\/s/p' "$OUT/$tag.json")"
     case $phase in
         depth1|depth)
@@ -160,6 +187,7 @@ for load in $LOADS; do
     run_load plain "$mode" "$file" "$conns"
     [ "$FREQ" -gt 0 ] && run_load profile "$mode" "$file" "$conns"
     [ -n "$COUNTS" ] && run_load counts "$mode" "$file" "$conns"
+    [ -n "$timer_syms" ] && [ -f "$TIMER_KO" ] && run_load kprobes "$mode" "$file" "$conns"
 
     # Only the listed functions hooked; each is a root and a leaf.
     w current_tracer nop

@@ -25,7 +25,7 @@ TYPES+='|sock_type|.*_sock_state|kmods_layout_item'
 # drop-tcp-socket: closing sockets without a reset, the writers' capability; layout facts
 FUNCS+='|sk_error_report|file_ns_capable'
 # khttpd: file bodies spliced into sockets
-FUNCS+='|sock_alloc_file|do_splice_direct'
+FUNCS+='|sock_alloc_file|do_splice_direct|lookup_one_len_unlocked|mntget|dput'
 # kprobe-timer
 FUNCS+='|register_kretprobe|unregister_kretprobe'
 TYPES+='|kretprobe|kretprobe_instance|kprobe|pt_regs'

@@ -59,7 +59,7 @@ fn status_for(e: Error) -> StatusCode {
         StatusCode::UriTooLong
     } else if e == ENOMEM {
         StatusCode::ServiceUnavailable
-    } else if e == EACCES || e == EPERM || e == ELOOP || e == kernel::error::Error::from_errno(-18) {
+    } else if e == EACCES || e == EPERM || e == ELOOP || e == EXDEV {
         // EXDEV: the path (through a symlink) leaves the root.
         StatusCode::Forbidden
     } else {
@@ -206,7 +206,12 @@ fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i6
             full.try_push(b'/')?;
         }
         full.try_extend_from_slice(name)?;
-        let st = h.root.lookup(&full).and_then(|p| p.stat());
+        // From the dentry cache; symlinks (followed only while they stay beneath the
+        // root) and mount points take the full lookup from the root, like a request.
+        let st = match dir.child(name) {
+            Err(e) if e == EXDEV => h.root.lookup(&full).and_then(|p| p.stat()),
+            r => r.and_then(|p| p.stat()),
+        };
         let (is_dir, size, mtime) = match st {
             Ok(st) => (st.kind == FileKind::Directory, st.size, st.mtime),
             Err(_) => (kind == Some(FileKind::Directory), 0, 0),
