@@ -23,7 +23,7 @@
 # dmesg.txt; bench/results/trace/latest points at the newest. `make` first. ~3 min
 # under TCG.
 #
-# Environment: TRACE_LOADS, TRACE_SECS, TRACE_DEPTH, TRACE_DEEP_FILTER, TRACE_COUNTS, TRACE_FREQ,
+# Environment: TRACE_LOADS, TRACE_SECS, TRACE_DEPTH, TRACE_DEEP_FILTER, TRACE_COUNTS, TRACE_FREQ, TRACE_MAXACTIVE,
 # TRACE_BUF_KB (see the guest script), TRACE_OUT (results root), BENCH_ACCEL
 # (--kvm/--tcg), BENCH_TIMEOUT (seconds).
 set -euo pipefail
@@ -49,7 +49,7 @@ img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz"
     --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add kprobe-timer/kprobe-timer.ko:/modules/ --add "$bins/htstress:/bin/" --add "$bins/kprof:/bin/")
 
 cmd=""
-for v in TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ TRACE_BUF_KB; do
+for v in TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ TRACE_BUF_KB TRACE_MAXACTIVE; do
     [ -z "${!v+set}" ] || cmd+="$v='${!v}' "
 done
 cmd+="TRACE_OUT=/results/trace /tests/trace-khttpd.sh"

@@ -34,6 +34,8 @@
 #   TRACE_COUNTS up to 4 name patterns for the counts phase
 #                (default "run_work file_reply listing_reply lookup_beneath"; empty skips)
 #   TRACE_FREQ   samples per second and CPU in the profile phase (default 1000)
+#   TRACE_MAXACTIVE  calls of one function timed at once in the kprobes phase
+#                (default 1024; more are counted as missed)
 #   TRACE_BUF_KB ring buffer per CPU in KiB (default 32768)
 #   TRACE_OUT    output directory (default /results/trace)
 # Output in TRACE_OUT: loads.txt (the loads in order), <phase>-<load>.json (htstress
@@ -49,6 +51,7 @@ DEPTH=${TRACE_DEPTH:-5}
 BUF_KB=${TRACE_BUF_KB:-32768}
 COUNTS=${TRACE_COUNTS-"run_work file_reply listing_reply lookup_beneath"}
 FREQ=${TRACE_FREQ:-1000}
+MAXACTIVE=${TRACE_MAXACTIVE:-1024}
 DEEP_FILTER=${TRACE_DEEP_FILTER-"*sock* *tcp* *inet* ip_* __ip_* *skb* sk_* __sk_* *_sk *dev_queue* *xmit* *rcv* *recv* *sendmsg* *msg* security_* apparmor_* aa_* tomoyo_* bpf_lsm_* vfs_* *path* *dentry* dput d_* *walk* *lookup* *name* *getattr* *fillattr* *open* *file* shmem_* *folio* *page* *read* *iter* *copy* kmem_* *kmalloc* kfree *alloc* *free* *queue_work* *work_on insert_work mntput* mntget* *lock_sock* release_sock *atime* iterate_dir dcache_readdir scan_positives filldir* handle_softirqs net_rx_action __napi_poll process_backlog"}
 OUT=${TRACE_OUT:-/results/trace}
 KO=/modules/khttpd.ko
@@ -144,7 +147,7 @@ run_load() {
     case $phase in
         profile) set -- kprof --freq "$FREQ" --json "$OUT/$tag.kprof.json" -- "$@" ;;
         kprobes)
-            insmod "$TIMER_KO" symbols="$timer_syms" || { echo "trace: insmod kprobe-timer failed" >&2; return 1; }
+            insmod "$TIMER_KO" symbols="$timer_syms" maxactive="$MAXACTIVE" || { echo "trace: insmod kprobe-timer failed" >&2; return 1; }
             mark=$(dmesg | tail -n 1 | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p') ;;
         counts)
             cargs=""
