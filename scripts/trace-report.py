@@ -227,7 +227,7 @@ def report(d):
                     p(f"| {c['sym']} | {c['hits']} | {fmt(c['hits'] / reqs) if reqs else '-'} |")
             p(f"\n({r['requests'] if r else '?'} requests in that run.)\n")
 
-        kp = os.path.join(d, f"kprobes-{tag}.txt")
+        kp = os.path.join(d, f"kprobes-{tag}.kprobes.txt")
         if os.path.exists(kp):
             r = read_json(os.path.join(d, f"kprobes-{tag}.json"))
             reqs = r["requests"] if r and r.get("requests") else None
