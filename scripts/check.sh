@@ -62,6 +62,7 @@ check_kernel() {
     for p in "kecho port:.*(ushort)" "kecho backlog:.*(int)" "kecho bench:.*(bool)" \
              "khttpd port:.*(ushort)" "khttpd backlog:.*(int)" "khttpd root:.*(charp)" \
              "khttpd listings:.*(bool)" "khttpd sendfile:.*(bool)" "khttpd timeout_ms:.*(uint)" \
+             "khttpd max_active:.*(int)" "khttpd compress:.*(bool)" \
              "kprobe-timer symbols:.*(charp)" "kprobe-timer maxactive:.*(int)"; do
         m=${p%% *}; want=${p#* }
         if modinfo "$m/$m.ko" | grep -q "^parm: *$want"; then pass "[$rel] modinfo $m parm $want"; else fail "[$rel] modinfo $m parm $want"; fi
@@ -82,7 +83,7 @@ check_kernel() {
     done
     local img vm_rc
     # tcp_diag: sock_diag for droptw (a module in Debian kernels).
-    if ! img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$out/initramfs.cpio.gz" --module tcp_diag "${adds[@]}"); then
+    if ! img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$out/initramfs.cpio.gz" --module tcp_diag --module deflate "${adds[@]}"); then
         fail "[$rel] initramfs"
         return
     fi

@@ -64,6 +64,11 @@ struct kretprobe_instance;
 void *rust_helper_kretprobe_data(struct kretprobe_instance *ri);
 struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri);
 
+/* compression (crypto API) */
+struct crypto_comp;
+struct crypto_comp *rust_helper_crypto_alloc_comp(const char *name);
+void rust_helper_crypto_free_comp(struct crypto_comp *tfm);
+
 /* CPUs */
 unsigned int rust_helper_num_online_cpus(void);
 

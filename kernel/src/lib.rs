@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod allocator;
 pub mod cpu;
+pub mod crypto;
 pub mod error;
 pub mod fs;
 pub mod kprobes;

@@ -29,6 +29,11 @@ make_tree() {
     ln -s hello.txt $WWW/good-link
     ln -s sub $WWW/dir-link
     dd if=/dev/urandom of=$WWW/big.bin bs=1048576 count=64 2>/dev/null
+    # compression: text that shrinks, text that does not, text over the 1 MiB limit
+    i=0; while [ $i -lt 2000 ]; do echo "line $i: the quick brown fox jumps over the lazy dog"; i=$((i + 1)); done > $WWW/words.txt
+    cp $WWW/words.txt $WWW/words.html
+    head -c 20000 $WWW/big.bin > $WWW/noise.txt
+    i=0; while [ $i -lt 25 ]; do cat $WWW/words.txt; i=$((i + 1)); done > $WWW/huge.txt
     # sizes around the splice threshold (16 KiB) and the copy chunk (32 KiB)
     for n in 16383 16384 16385 32768 100001; do head -c $n $WWW/big.bin > $WWW/size-$n.bin; done
     chmod -R a+rX $WWW; chmod 600 $WWW/private.txt
@@ -164,6 +169,52 @@ test_large_file_64mib() {
     done
 }
 
+# Content-Encoding through the kernel's deflate: gzip and zlib framing, negotiation,
+# HEAD, and the cases that must stay uncompressed.
+test_compression() {
+    modprobe deflate 2>/dev/null   # a module on 6.12, built in on 6.1
+    load
+    dmesg | grep -q "compression gzip/deflate" || t_fail "khttpd did not enable compression"
+    size=$(wc -c < $WWW/words.txt)
+    h=$(heads -H 'Accept-Encoding: gzip' $BASE/words.txt)
+    echo "$h" | grep -qx 'Content-Encoding: gzip' || { echo "$h"; t_fail "no Content-Encoding: gzip"; }
+    echo "$h" | grep -qx 'Vary: Accept-Encoding' || t_fail "no Vary on a compressed response"
+    clen=$(echo "$h" | sed -n 's/^Content-Length: //p')
+    [ "${clen:-0}" -gt 0 ] && [ "$clen" -lt $((size / 4)) ] || t_fail "gzip length $clen for $size bytes of text"
+    curl -s -H 'Accept-Encoding: gzip' -o /tmp/w.gz $BASE/words.txt
+    t_assert_eq "$clen" "$(wc -c < /tmp/w.gz)" "gzip body as long as Content-Length"
+    t_assert_eq "$(md5sum < $WWW/words.txt)" "$(gunzip -c < /tmp/w.gz | md5sum)" "gzip body decompresses to the file (CRC and length checked)"
+    t_assert_eq "$(md5sum < $WWW/words.html)" "$(curl -s --compressed $BASE/words.html | md5sum)" "curl --compressed, html"
+    # zlib framing for "deflate"
+    h=$(heads -H 'Accept-Encoding: deflate' $BASE/words.txt)
+    echo "$h" | grep -qx 'Content-Encoding: deflate' || t_fail "no Content-Encoding: deflate"
+    t_assert_eq "$(md5sum < $WWW/words.txt)" "$(curl -s --compressed -H 'Accept-Encoding: deflate' $BASE/words.txt | md5sum)" "deflate (zlib) body decodes"
+    # HEAD says what GET would send
+    hh=$(curl -s -I -H 'Accept-Encoding: gzip' $BASE/words.txt | tr -d '\r' | sed -n 's/^Content-Length: //p')
+    t_assert_eq "$clen" "$hh" "HEAD Content-Length of the gzip response"
+    # identity: not asked, refused, not compressible, too small, does not shrink, too big
+    h=$(heads $BASE/words.txt)
+    echo "$h" | grep -q '^Content-Encoding' && t_fail "compressed without Accept-Encoding"
+    echo "$h" | grep -qx 'Vary: Accept-Encoding' || t_fail "no Vary on the identity response of a compressible file"
+    t_assert_eq "Content-Length: $size" "$(echo "$h" | grep '^Content-Length')" "identity length"
+    heads -H 'Accept-Encoding: gzip;q=0, identity' $BASE/words.txt | grep -q '^Content-Encoding' && t_fail "gzip;q=0 ignored"
+    heads -H 'Accept-Encoding: gzip' $BASE/sample.png | grep -q '^Content-Encoding' && t_fail "PNG compressed"
+    heads -H 'Accept-Encoding: gzip' $BASE/hello.txt | grep -q '^Content-Encoding' && t_fail "12-byte file compressed"
+    heads -H 'Accept-Encoding: gzip' $BASE/noise.txt | grep -q '^Content-Encoding' && t_fail "incompressible file sent compressed"
+    t_assert_eq "$(md5sum < $WWW/noise.txt)" "$(curl -s -H 'Accept-Encoding: gzip' $BASE/noise.txt | md5sum)" "incompressible file sent as is"
+    heads -H 'Accept-Encoding: gzip' $BASE/huge.txt | grep -q '^Content-Encoding' && t_fail "file over 1 MiB compressed"
+    # many at once: all correct, compressed or (every compressor busy) not
+    i=0; while [ $i -lt 20 ]; do curl -s --compressed -o /tmp/par.$i $BASE/words.txt & i=$((i + 1)); done; wait
+    i=0; while [ $i -lt 20 ]; do
+        t_assert_eq "$(md5sum < $WWW/words.txt)" "$(md5sum < /tmp/par.$i)" "parallel compressed request $i"; i=$((i + 1))
+    done
+    rm -f /tmp/par.* /tmp/w.gz
+    unload
+    load compress=0
+    heads -H 'Accept-Encoding: gzip' $BASE/words.txt | grep -q '^Content-Encoding' && t_fail "compress=0 still compresses"
+    unload
+}
+
 test_mime_types() {
     load
     for pair in html:text/html css:text/css js:text/javascript json:application/json txt:text/plain \
@@ -296,6 +347,7 @@ t_run khttpd_head_and_304 test_head_and_304
 t_run khttpd_status_codes test_status_codes
 t_run khttpd_keepalive_and_pipelining test_keepalive_and_pipelining
 t_run khttpd_large_file_64mib test_large_file_64mib
+t_run khttpd_compression test_compression
 t_run khttpd_mime_types test_mime_types
 t_run khttpd_directories test_directories
 t_run khttpd_large_listing test_large_listing

@@ -18,6 +18,8 @@ demo_image() {
     # The image's timestamps are zeroed (reproducible archives): give the demo files
     # the guest's current time so listings and Last-Modified look like a real tree.
     DEMO_SETUP="[ -d /www ] && find /www -exec touch {} +; "
+    # khttpd's gzip needs the crypto API's deflate (a module on Debian 6.12).
+    DEMO_SETUP+="modprobe deflate 2>/dev/null; "
     for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko; do
         if [ -f "$ko" ]; then
             adds+=(--add "$ko:/modules/")
@@ -31,5 +33,5 @@ demo_image() {
         [ -x "$bins/$b" ] && adds+=(--add "$bins/$b:/bin/")
     done
     mkdir -p "$(dirname "$out")"
-    DEMO_IMG=$(scripts/vm/mkinitramfs.sh --release "$DEMO_REL" --out "$out" "${adds[@]}")
+    DEMO_IMG=$(scripts/vm/mkinitramfs.sh --release "$DEMO_REL" --out "$out" --module deflate "${adds[@]}")
 }

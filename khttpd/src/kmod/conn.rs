@@ -12,7 +12,9 @@ use crate::http::parser::{self, Status};
 use common::{Handler, Step};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::error::code::{EAGAIN, EINVAL};
+use kernel::crypto::Deflate;
 use kernel::fs::File;
+use kernel::sync::TryLock;
 use kernel::net::{Shutdown, TcpStream};
 use kernel::prelude::*;
 
@@ -40,12 +42,15 @@ pub struct Http {
     pub(super) root: File,
     pub(super) listings: bool,
     pub(super) sendfile: bool,
+    /// Deflate compressors, each used by one request at a time; empty when compression
+    /// is off. A request that finds all busy is answered uncompressed.
+    pub(super) compressors: Vec<TryLock<Deflate>>,
     requests: AtomicU64,
 }
 
 impl Http {
-    pub fn new(root: File, listings: bool, sendfile: bool) -> Self {
-        Http { root, listings, sendfile, requests: AtomicU64::new(0) }
+    pub fn new(root: File, listings: bool, sendfile: bool, compressors: Vec<TryLock<Deflate>>) -> Self {
+        Http { root, listings, sendfile, compressors, requests: AtomicU64::new(0) }
     }
 
     /// Requests answered so far.

@@ -4,6 +4,7 @@ use super::conn::{FileBody, Http};
 use crate::http::html::{Entry, Listing};
 use crate::http::parser::Request;
 use crate::http::response::{self, Body, Head, StatusCode};
+use crate::http::compress::{self, Encoding, Framing};
 use crate::http::{chunked, mime, path, Writer};
 use kernel::error::code::*;
 use kernel::fs::{FileKind, PathRef, Stat};
@@ -14,6 +15,9 @@ const MAX_ENTRIES: usize = 10_000;
 /// Heads and status pages are built in a buffer of this size (on the heap: kernel
 /// stacks are 16 KiB, and deep file system calls run below us).
 const HEAD_BUF: usize = 1024;
+/// Largest file compressed: the kernel's compressor is one-shot, so the file is read
+/// whole into memory (as is its compressed copy) for this.
+const COMPRESS_MAX: u64 = 1024 * 1024;
 /// Listing pieces are rendered into chunks of this size.
 const LISTING_CHUNK: usize = 8192;
 
@@ -132,6 +136,16 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
         let n = w.len();
         return Ok(Reply { head: written(buf, n), body: None, keep_open: head.keeps_alive() });
     }
+    let content_type = mime::content_type(name);
+    let compressible = !h.compressors.is_empty() && compress::worth_compressing(content_type, st.size);
+    if compressible && st.size <= COMPRESS_MAX {
+        let enc = compress::negotiate(req.accept_encoding(), true);
+        if enc != Encoding::Identity {
+            if let Some(reply) = compressed_reply(h, p, st, content_type, enc, req, now)? {
+                return Ok(reply);
+            }
+        }
+    }
     let file = if head_only {
         None
     } else {
@@ -142,9 +156,11 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
     };
     let mut head = Head::new(StatusCode::Ok, Body::Length(st.size));
     head.date = Some(now);
-    head.content_type = Some(mime::content_type(name));
+    head.content_type = Some(content_type);
     head.last_modified = Some(st.mtime);
     head.keep_alive = ka;
+    // Another client may get this compressed: caches must key on Accept-Encoding.
+    head.vary_accept_encoding = compressible;
     response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
     let n = w.len();
     Ok(Reply {
@@ -152,6 +168,64 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
         body: file.map(|f| FileBody::new(f, st.size, h.sendfile)),
         keep_open: head.keeps_alive(),
     })
+}
+
+/// The file compressed with `enc` (gzip or zlib framing around the kernel's raw
+/// deflate), head and body in one buffer. `None` to answer uncompressed instead: every
+/// compressor busy, the file changed size while read, or compression does not shrink it.
+fn compressed_reply(
+    h: &Http,
+    p: &PathRef,
+    st: &Stat,
+    content_type: &'static str,
+    enc: Encoding,
+    req: &Request<'_>,
+    now: i64,
+) -> Result<Option<Reply>> {
+    let Some(mut z) = h.compressors.iter().find_map(|c| c.try_lock()) else { return Ok(None) };
+    let Ok(file) = p.open() else { return Ok(None) };
+    let size = usize::try_from(st.size).map_err(|_| EFBIG)?;
+    let mut src = kernel::allocator::try_vec(size, 0u8)?;
+    let mut got = 0;
+    while let Some(rest) = src.get_mut(got..).filter(|r| !r.is_empty()) {
+        match file.read_at(rest, got as u64)? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    if got != size {
+        return Ok(None);
+    }
+    let mut framing = Framing::new(enc);
+    framing.update(&src);
+    let (hdr, trailer) = (framing.header(), framing.trailer());
+    // The compressed body must come out smaller than the file, or it is not worth it.
+    let mut body = kernel::allocator::try_vec(size, 0u8)?;
+    let room_end = size.saturating_sub(trailer.as_bytes().len());
+    let Some(room) = body.get_mut(hdr.len()..room_end) else { return Ok(None) };
+    let Ok(n) = z.compress(&src, room) else { return Ok(None) };
+    drop(z);
+    drop(src);
+    let len = hdr.len() + n;
+    body.get_mut(..hdr.len()).ok_or(EINVAL)?.copy_from_slice(hdr);
+    body.get_mut(len..len + trailer.as_bytes().len()).ok_or(EINVAL)?.copy_from_slice(trailer.as_bytes());
+    body.truncate(len + trailer.as_bytes().len());
+
+    let mut head = Head::new(StatusCode::Ok, Body::Length(body.len() as u64));
+    head.date = Some(now);
+    head.content_type = Some(content_type);
+    head.last_modified = Some(st.mtime);
+    head.keep_alive = req.keep_alive();
+    head.encoding = enc;
+    let mut out = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+    let mut w = Writer::new(&mut out);
+    response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
+    let n = w.len();
+    let mut out = written(out, n);
+    if !req.is_head() {
+        out.try_extend_from_slice(&body)?;
+    }
+    Ok(Some(Reply { head: out, body: None, keep_open: head.keeps_alive() }))
 }
 
 fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {

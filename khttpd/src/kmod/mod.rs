@@ -7,6 +7,8 @@ use common::{Server, ServerConfig};
 use kernel::fs::{File, FileKind};
 use kernel::net::SocketAddr;
 use kernel::prelude::*;
+use kernel::crypto::Deflate;
+use kernel::sync::TryLock;
 use kernel::workqueue::QueueFlags;
 
 struct Khttpd {
@@ -62,21 +64,46 @@ impl Module for Khttpd {
             idle_timeout_ms: params::timeout_ms.get(),
             reaper_name: c"khttpd_reaper",
         };
-        let handler = conn::Http::new(root, params::listings.get(), params::sendfile.get());
+        let compressors = if params::compress.get() { compressors(max_active) } else { Vec::new() };
+        let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
+        let handler = conn::Http::new(root, params::listings.get(), params::sendfile.get(), compressors);
         let server = Server::start(config, handler).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "serving {} on port {} (backlog {}, {} workers at most, idle timeout {} ms, sendfile {})",
+            "serving {} on port {} (backlog {}, {} workers at most, idle timeout {} ms, sendfile {}, compression {})",
             root_str,
             port,
             backlog,
             max_active,
             params::timeout_ms.get(),
-            if params::sendfile.get() { "on" } else { "off" }
+            if params::sendfile.get() { "on" } else { "off" },
+            compress_note
         );
         Ok(Khttpd { server })
     }
+}
+
+/// One compressor per worker that may run at once (at most 16: each holds zlib's
+/// workspace); none, with a log line, when the kernel has no deflate.
+fn compressors(max_active: i32) -> Vec<TryLock<Deflate>> {
+    let mut v = Vec::new();
+    for _ in 0..max_active.clamp(1, 16) {
+        match Deflate::new() {
+            Ok(d) => {
+                if v.try_push(TryLock::new(d)).is_err() {
+                    break;
+                }
+            }
+            Err(e) => {
+                if v.is_empty() {
+                    pr_warn!("compression off: no deflate in the kernel's crypto API ({:?})", e);
+                }
+                break;
+            }
+        }
+    }
+    v
 }
 
 impl Drop for Khttpd {
@@ -103,6 +130,7 @@ kernel::module! {
         max_active: i32 { default: 0, permissions: 0o444, description: "Connections served at the same instant (workqueue max_active, 1-512; 0: 4 per online CPU, at least 8); others wait their turn" },
         timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Close connections idle (no request, no progress) for this many milliseconds; 0 = never" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
+        compress: bool { default: true, permissions: 0o444, description: "gzip/deflate for text-like files of 256 bytes to 1 MiB when the client accepts it (kernel crypto API); 0: never" },
         sendfile: bool { default: true, permissions: 0o444, description: "Splice file bodies of 16 KiB and more from the page cache into the socket without copying (0: copy through a buffer)" },
     },
 }
