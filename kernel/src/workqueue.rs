@@ -56,17 +56,24 @@ impl Queue {
         Ok(Queue { ptr })
     }
 
-    /// Queues `item`; if it is already pending, returns the reference back.
+    /// Queues `item`; if it is already pending (or was not made by [`new_work_item`]),
+    /// returns the reference back.
     pub fn enqueue<T: WorkItem>(&self, item: Arc<T>) -> core::result::Result<(), Arc<T>> {
         let raw = Arc::into_raw(item);
-        // SAFETY: `raw` points to a live T whose Work field was initialised by
-        // `new_work_item` (the only way to get an `Arc<T>` with a usable `Work`, see
-        // `Work::init_state`). The queue now owns the reference until `run_work` runs.
-        let queued = unsafe {
-            let work = T::work_ptr(raw);
-            (*work).check_initialised();
-            bindings::rust_helper_queue_work(self.ptr, (*work).work.get())
-        };
+        // SAFETY: `raw` points to a live T (we hold its reference).
+        let work = unsafe { T::work_ptr(raw) };
+        // SAFETY: `work` is the live T's Work field; `initialised` is written only before
+        // the Arc was shared (`new_work_item`).
+        if !unsafe { (*work).is_initialised() } {
+            // An Arc made without `new_work_item`: queueing its zeroed work_struct would
+            // corrupt the queue, so refuse (a bug in the caller, reported once per call).
+            crate::pr_err!("work item queued before initialisation (not made by new_work_item): not queued");
+            // SAFETY: the reference was not given to the queue; reclaim it.
+            return Err(unsafe { Arc::from_raw(raw) });
+        }
+        // SAFETY: the Work field was initialised by `new_work_item`. The queue now owns
+        // the reference until `run_work` runs.
+        let queued = unsafe { bindings::rust_helper_queue_work(self.ptr, (*work).work.get()) };
         if queued {
             Ok(())
         } else {
@@ -115,11 +122,13 @@ impl<T: WorkItem> Work<T> {
         Self { work: UnsafeCell::new(work), initialised: UnsafeCell::new(false), _p: PhantomData }
     }
 
-    fn check_initialised(&self) {
-        // SAFETY: written only before the Arc was shared.
-        if !unsafe { *self.initialised.get() } {
-            panic!("work item queued before initialisation");
-        }
+    /// Whether `new_work_item` set this field up.
+    ///
+    /// # Safety
+    /// Only while `initialised` is no longer written (after the Arc was shared).
+    unsafe fn is_initialised(&self) -> bool {
+        // SAFETY: no concurrent writer (caller contract).
+        unsafe { *self.initialised.get() }
     }
 }
 
