@@ -27,6 +27,18 @@ pub enum FileKind {
     Special,
 }
 
+impl FileKind {
+    /// The type an inode mode (`i_mode`, `st_mode`) says.
+    fn from_mode(mode: u32) -> FileKind {
+        match mode & bindings::KMODS_S_IFMT {
+            m if m == bindings::KMODS_S_IFREG => FileKind::Regular,
+            m if m == bindings::KMODS_S_IFDIR => FileKind::Directory,
+            m if m == bindings::KMODS_S_IFLNK => FileKind::Symlink,
+            _ => FileKind::Special,
+        }
+    }
+}
+
 /// The attributes [`PathRef::stat`] reports.
 #[derive(Clone, Copy, Debug)]
 pub struct Stat {
@@ -74,17 +86,12 @@ impl PathRef {
                 bindings::KMODS_AT_STATX_SYNC_AS_STAT,
             )
         })?;
-        let fmt = st.mode as u32 & bindings::KMODS_S_IFMT;
-        let kind = if fmt == bindings::KMODS_S_IFREG {
-            FileKind::Regular
-        } else if fmt == bindings::KMODS_S_IFDIR {
-            FileKind::Directory
-        } else if fmt == bindings::KMODS_S_IFLNK {
-            FileKind::Symlink
-        } else {
-            FileKind::Special
-        };
-        Ok(Stat { kind, perm: st.mode as u32 & 0o7777, size: st.size.max(0) as u64, mtime: st.mtime.tv_sec })
+        Ok(Stat {
+            kind: FileKind::from_mode(st.mode as u32),
+            perm: st.mode as u32 & 0o7777,
+            size: st.size.max(0) as u64,
+            mtime: st.mtime.tv_sec,
+        })
     }
 
     /// Opens the object for reading. Refuses anything but regular files and directories
@@ -94,12 +101,12 @@ impl PathRef {
         // type, and this saves a second getattr after `stat`.
         // SAFETY: `self.path` is a valid referenced path (invariant), so its dentry is
         // live; the helper reads the type bits of its inode (0 for a negative dentry).
-        let fmt = unsafe { bindings::rust_helper_path_mode(&self.path) } & bindings::KMODS_S_IFMT;
+        let mode = unsafe { bindings::rust_helper_path_mode(&self.path) };
         let mut flags = bindings::KMODS_O_RDONLY | bindings::KMODS_O_LARGEFILE;
-        if fmt == bindings::KMODS_S_IFDIR {
-            flags |= bindings::KMODS_O_DIRECTORY;
-        } else if fmt != bindings::KMODS_S_IFREG {
-            return Err(EACCES);
+        match FileKind::from_mode(mode) {
+            FileKind::Regular => {}
+            FileKind::Directory => flags |= bindings::KMODS_O_DIRECTORY,
+            _ => return Err(EACCES),
         }
         // SAFETY: `self.path` is valid; dentry_open takes its own references; the
         // current task's credentials are valid for the call.

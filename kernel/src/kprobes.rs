@@ -85,13 +85,12 @@ impl FunctionTimer {
             (*raw).rp.maxactive = maxactive;
             bindings::register_kretprobe(&raw mut (*raw).rp)
         };
-        // SAFETY: `raw` came from Box::into_raw above and is not used elsewhere on failure.
+        // SAFETY: `raw` came from Box::into_raw above; only the kernel holds a pointer
+        // into it (if registered), and moving the Box does not move its contents.
         let inner = unsafe { Box::from_raw(raw) };
-        match to_result(ret) {
-            // INVARIANT: registered; the box keeps it in place.
-            Ok(_) => Ok(FunctionTimer { inner, registered: true }),
-            Err(e) => Err(e),
-        }
+        to_result(ret)?;
+        // INVARIANT: registered; the box keeps it in place.
+        Ok(FunctionTimer { inner, registered: true })
     }
 
     /// The symbol name this timer probes.
@@ -111,9 +110,7 @@ impl FunctionTimer {
             missed: unsafe { core::ptr::read_volatile(&self.inner.rp.nmissed) }.max(0) as u64,
         }
     }
-}
 
-impl FunctionTimer {
     /// Stops timing; [`FunctionTimer::stats`] is final afterwards. Idempotent.
     pub fn unregister(&mut self) {
         if core::mem::replace(&mut self.registered, false) {

@@ -42,6 +42,25 @@ fn written(mut buf: Vec<u8>, n: usize) -> Vec<u8> {
     buf
 }
 
+/// `head` written into a buffer of its own, ready to send.
+fn head_bytes(head: &Head<'_>) -> Result<Vec<u8>> {
+    let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+    let mut w = Writer::new(&mut buf);
+    response::write_head(head, &mut w).map_err(|_| EINVAL)?;
+    let n = w.len();
+    Ok(written(buf, n))
+}
+
+/// The head of a 200 response carrying (a coding of) the file `st` describes.
+fn file_head(st: &Stat, body: Body, content_type: &'static str, req: &Request<'_>, now: i64) -> Head<'static> {
+    let mut head = Head::new(StatusCode::Ok, body);
+    head.date = Some(now);
+    head.content_type = Some(content_type);
+    head.last_modified = Some(st.mtime);
+    head.keep_alive = req.keep_alive();
+    head
+}
+
 fn page(status: StatusCode, keep_alive: bool, now: i64, head_only: bool) -> Result<Reply> {
     let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
     let mut w = Writer::new(&mut buf);
@@ -125,16 +144,12 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
     if !st.world_readable() {
         return page(StatusCode::Forbidden, ka, now, head_only);
     }
-    let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
-    let mut w = Writer::new(&mut buf);
     if response::not_modified(st.mtime, req.if_modified_since_time()) {
         let mut head = Head::new(StatusCode::NotModified, Body::None);
         head.date = Some(now);
         head.last_modified = Some(st.mtime);
         head.keep_alive = ka;
-        response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
-        let n = w.len();
-        return Ok(Reply { head: written(buf, n), body: None, keep_open: head.keeps_alive() });
+        return Ok(Reply { head: head_bytes(&head)?, body: None, keep_open: head.keeps_alive() });
     }
     let content_type = mime::content_type(name);
     let compressible = !h.compressors.is_empty() && compress::worth_compressing(content_type, st.size);
@@ -154,17 +169,11 @@ fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, 
             Err(e) => return page(status_for(e), ka, now, head_only),
         }
     };
-    let mut head = Head::new(StatusCode::Ok, Body::Length(st.size));
-    head.date = Some(now);
-    head.content_type = Some(content_type);
-    head.last_modified = Some(st.mtime);
-    head.keep_alive = ka;
+    let mut head = file_head(st, Body::Length(st.size), content_type, req, now);
     // Another client may get this compressed: caches must key on Accept-Encoding.
     head.vary_accept_encoding = compressible;
-    response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
-    let n = w.len();
     Ok(Reply {
-        head: written(buf, n),
+        head: head_bytes(&head)?,
         body: file.map(|f| FileBody::new(f, st.size, h.sendfile)),
         keep_open: head.keeps_alive(),
     })
@@ -211,17 +220,9 @@ fn compressed_reply(
     body.get_mut(len..len + trailer.as_bytes().len()).ok_or(EINVAL)?.copy_from_slice(trailer.as_bytes());
     body.truncate(len + trailer.as_bytes().len());
 
-    let mut head = Head::new(StatusCode::Ok, Body::Length(body.len() as u64));
-    head.date = Some(now);
-    head.content_type = Some(content_type);
-    head.last_modified = Some(st.mtime);
-    head.keep_alive = req.keep_alive();
+    let mut head = file_head(st, Body::Length(body.len() as u64), content_type, req, now);
     head.encoding = enc;
-    let mut out = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
-    let mut w = Writer::new(&mut out);
-    response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
-    let n = w.len();
-    let mut out = written(out, n);
+    let mut out = head_bytes(&head)?;
     if !req.is_head() {
         out.try_extend_from_slice(&body)?;
     }
@@ -235,10 +236,7 @@ fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i6
     head.date = Some(now);
     head.content_type = Some(mime::HTML_TYPE);
     head.keep_alive = ka;
-    let mut hbuf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
-    let mut w = Writer::new(&mut hbuf);
-    response::write_head(&head, &mut w).map_err(|_| EINVAL)?;
-    let mut out = to_vec(w.written())?;
+    let mut out = head_bytes(&head)?;
     let keep_open = head.keeps_alive();
     if head_only {
         return Ok(Reply { head: out, body: None, keep_open });
