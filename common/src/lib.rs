@@ -14,7 +14,10 @@
 //! for every work item and free everything, even with clients connected and under load.
 //! See [`Server::drop`] for the shutdown order.
 #![no_std]
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
+
+extern crate alloc;
 
 pub mod server;
 

@@ -4,7 +4,8 @@ use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use kernel::error::code::*;
 use kernel::kthread::{self, Thread};
-use kernel::list::{ArcList, HasLinks, Links};
+use alloc::sync::Weak;
+use kernel::list::{ArcList, Links};
 use kernel::net::{ListenOptions, Shutdown, SocketAddr, SocketEvent, SocketEvents, TcpListener, TcpStream, WatchedStream};
 use kernel::prelude::*;
 use kernel::sync::TryLock;
@@ -87,13 +88,7 @@ struct Conn<H: Handler> {
 }
 
 kernel::impl_work_item!(impl<H: Handler> Conn<H>, work);
-
-// SAFETY: `links` is always the same field.
-unsafe impl<H: Handler> HasLinks for Conn<H> {
-    fn links(&self) -> &Links<Self> {
-        &self.links
-    }
-}
+kernel::impl_has_links!(impl<H: Handler> Conn<H>, links);
 
 impl<H: Handler> SocketEvents for Conn<H> {
     fn on_socket_event(this: &Arc<Self>, _event: SocketEvent) {
@@ -169,7 +164,7 @@ impl<H: Handler> Server<H> {
         let shared = kernel::allocator::try_arc(Shared {
             handler,
             queue,
-            conns: ArcList::new(),
+            conns: kernel::new_arc_list!("server connections"),
             stopping: AtomicBool::new(false),
             accepted: AtomicU64::new(0),
             open: AtomicUsize::new(0),
@@ -305,6 +300,36 @@ fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream) -> Res
     Ok(())
 }
 
+/// How often a stopping server that cannot drain says what it is waiting for.
+const DRAIN_REPORT_MS: u32 = 5000;
+
+/// Logs what keeps a stopping server from finishing: the connections still referenced,
+/// by TCP state, and how many are inside their work item right now.
+fn report_draining<H: Handler>(shared: &Arc<Shared<H>>, draining: &[Weak<Conn<H>>], waited_ms: u32) {
+    let mut by_state = [0usize; 16];
+    let (mut alive, mut running) = (0usize, 0usize);
+    for conn in draining.iter().filter_map(Weak::upgrade) {
+        alive += 1;
+        if conn.state.try_lock().is_none() {
+            running += 1;
+        }
+        let st = conn.stream.stream().state();
+        if let Some(n) = usize::try_from(st).ok().and_then(|i| by_state.get_mut(i)) {
+            *n += 1;
+        }
+    }
+    pr_warn!(
+        "stopping: still waiting after {} s: {} reference(s) to the server, {} closed connection(s) not yet released, {} of them inside their work item",
+        waited_ms / 1000,
+        Arc::strong_count(shared).saturating_sub(1),
+        alive,
+        running
+    );
+    for (st, n) in by_state.iter().enumerate().filter(|(_, n)| **n > 0) {
+        pr_warn!("stopping:   {} in TCP state {}", n, kernel::tcp::state_name(st as i32));
+    }
+}
+
 impl<H: Handler> Drop for Server<H> {
     /// Stops the server: no new connections (listener shut down, accept thread joined),
     /// every open connection closed, every work item finished, then everything freed.
@@ -319,10 +344,15 @@ impl<H: Handler> Drop for Server<H> {
             t.stop();
         }
         let mut closed = 0usize;
+        // Weak references to what we closed, only to say what is still held if the
+        // drain takes long (allocation failure just means a less detailed report).
+        let mut draining: Vec<Weak<Conn<H>>> = Vec::new();
+        let _ = draining.try_reserve_exact(self.shared.conns.len());
         while let Some(conn) = self.shared.conns.pop() {
             // `pop` took the registry's reference; close() would find it gone, which is
             // fine: it only drops what it finds.
             Conn::close(&conn);
+            let _ = draining.try_push(Arc::downgrade(&conn));
             closed += 1;
         }
         // Queued instances of closed connections run, see `closed` and drop their
@@ -334,11 +364,16 @@ impl<H: Handler> Drop for Server<H> {
                 break;
             }
             kernel::time::msleep(10);
-            waited_ms += 10;
-            if waited_ms % 5000 == 0 {
-                pr_warn!("still waiting for {} connection references", Arc::strong_count(&self.shared) - 1);
+            waited_ms = waited_ms.saturating_add(10);
+            if waited_ms % DRAIN_REPORT_MS == 0 {
+                report_draining(&self.shared, &draining, waited_ms);
             }
         }
+        drop(draining);
+        // Every connection is unwatched and every work item finished; a socket callback
+        // that entered our trampoline just before its unwatch runs in softirq context:
+        // wait for those too, so no code of the module runs after this returns.
+        kernel::net::synchronize_net();
         if closed > 0 {
             pr_info!("closed {} open connection(s)", closed);
         }

@@ -5,6 +5,7 @@
 //! [`tuple`], shared by the kernel module and the `droptw` user tool and
 //! testable on the host. With it, [`kmod`] is the kernel module.
 #![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
 #![cfg_attr(feature = "kmod", feature(used_with_arg))]
 
 pub mod tuple;

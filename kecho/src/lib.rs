@@ -4,6 +4,7 @@
 //! connection is a work item on a CMWQ workqueue, run only when its socket is ready
 //! (see the `common` crate), so thousands of connections can be open at once.
 #![no_std]
+#![deny(unsafe_code)]
 #![feature(used_with_arg)]
 
 mod echo;

@@ -34,12 +34,9 @@
 #include <linux/crypto.h>
 #include "helpers.h"
 
-/*
- * The Rust side creates locks by zero-filling them; that is only the unlocked state when
- * spinlocks carry no debug data. Refuse to build otherwise instead of corrupting memory.
- */
-#if defined(CONFIG_DEBUG_SPINLOCK) || defined(CONFIG_DEBUG_LOCK_ALLOC)
-#error "kmods: kernels with CONFIG_DEBUG_SPINLOCK/CONFIG_DEBUG_LOCK_ALLOC are not supported yet"
+/* spinlock_t is a different type on PREEMPT_RT (an rt_mutex); the Rust side assumes not. */
+#ifdef CONFIG_PREEMPT_RT
+#error "kmods: PREEMPT_RT kernels are not supported"
 #endif
 
 void rust_helper_printk(int level, const char *prefix, const char *msg, size_t len)
@@ -66,7 +63,15 @@ void rust_helper_kfree(const void *p) { kfree(p); }
 void *rust_helper_kvmalloc(size_t size, gfp_t flags) { return kvmalloc(size, flags); }
 void rust_helper_kvfree(const void *p) { kvfree(p); }
 
-void rust_helper_spin_lock_init(spinlock_t *lock) { spin_lock_init(lock); }
+/* spin_lock_init() with the caller's static class key, as the macro does per call site. */
+void rust_helper_spin_lock_init(spinlock_t *lock, const char *name, struct lock_class_key *key)
+{
+#ifdef CONFIG_DEBUG_SPINLOCK
+	__raw_spin_lock_init(spinlock_check(lock), name, key, LD_WAIT_CONFIG);
+#else
+	spin_lock_init(lock);
+#endif
+}
 void rust_helper_spin_lock_bh(spinlock_t *lock) { spin_lock_bh(lock); }
 void rust_helper_spin_unlock_bh(spinlock_t *lock) { spin_unlock_bh(lock); }
 void rust_helper_sk_callback_read_lock_bh(struct sock *sk) { read_lock_bh(&sk->sk_callback_lock); }
@@ -84,9 +89,10 @@ void rust_helper_init_work(struct work_struct *work, void (*func)(struct work_st
 bool rust_helper_queue_work(struct workqueue_struct *wq, struct work_struct *work) { return queue_work(wq, work); }
 void rust_helper_flush_workqueue(struct workqueue_struct *wq) { flush_workqueue(wq); }
 
-struct task_struct *rust_helper_kthread_run(int (*fn)(void *), void *data, const char *name)
+/* Created stopped: the caller takes its task reference, then wakes it. */
+struct task_struct *rust_helper_kthread_create(int (*fn)(void *), void *data, const char *name)
 {
-	return kthread_run(fn, data, "%s", name);
+	return kthread_create(fn, data, "%s", name);
 }
 void rust_helper_get_task_struct(struct task_struct *t) { get_task_struct(t); }
 void rust_helper_put_task_struct(struct task_struct *t) { put_task_struct(t); }

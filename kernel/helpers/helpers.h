@@ -35,7 +35,8 @@ void *rust_helper_kvmalloc(size_t size, gfp_t flags);
 void rust_helper_kvfree(const void *p);
 
 /* locks */
-void rust_helper_spin_lock_init(spinlock_t *lock);
+struct lock_class_key;
+void rust_helper_spin_lock_init(spinlock_t *lock, const char *name, struct lock_class_key *key);
 void rust_helper_spin_lock_bh(spinlock_t *lock);
 void rust_helper_spin_unlock_bh(spinlock_t *lock);
 void rust_helper_sk_callback_read_lock_bh(struct sock *sk);
@@ -52,7 +53,7 @@ bool rust_helper_queue_work(struct workqueue_struct *wq, struct work_struct *wor
 void rust_helper_flush_workqueue(struct workqueue_struct *wq);
 
 /* kthreads */
-struct task_struct *rust_helper_kthread_run(int (*fn)(void *), void *data, const char *name);
+struct task_struct *rust_helper_kthread_create(int (*fn)(void *), void *data, const char *name);
 void rust_helper_get_task_struct(struct task_struct *t);
 void rust_helper_put_task_struct(struct task_struct *t);
 bool rust_helper_signal_pending(void);

@@ -185,8 +185,9 @@ pub struct File {
     ptr: *mut bindings::file,
 }
 
-// SAFETY: an open file may be used and closed from any thread; kernel_read with an
-// explicit position keeps no shared cursor.
+// SAFETY: an open file may be used and closed from any thread. Through `&File` only
+// position-free operations are offered (kernel_read with our own offset, stat, lookup);
+// `read_dir`, which moves `f_pos`, takes `&mut File`.
 unsafe impl Send for File {}
 // SAFETY: as above.
 unsafe impl Sync for File {}
@@ -230,7 +231,8 @@ impl File {
     /// Reads up to `buf.len()` bytes at `pos`; `Ok(0)` at end of file. May sleep.
     pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
         let mut off = pos as i64;
-        // SAFETY: the file is open; `buf` is valid for writes of its length.
+        // SAFETY: the file is open; `buf` is valid for writes of its length; the position
+        // is ours (`off`), not the file's.
         let n = unsafe { bindings::kernel_read(self.ptr, buf.as_mut_ptr().cast(), buf.len(), &mut off) };
         if n < 0 {
             Err(crate::error::Error::from_errno(n as i32))
@@ -242,7 +244,14 @@ impl File {
     /// Calls `f(name, kind)` for each entry of this directory (except `.` and `..`),
     /// until `f` returns false. `kind` is what the directory reports (may be `None`
     /// when the file system does not say; stat the entry then).
-    pub fn read_dir(&self, f: &mut dyn FnMut(&[u8], Option<FileKind>) -> bool) -> Result {
+    ///
+    /// Takes `&mut self`: iterating moves the open file's position (`f_pos`), which is
+    /// shared by every user of this `File`, so two iterations must not overlap.
+    ///
+    /// ```compile_fail,E0596
+    /// fn list(d: &kernel::fs::File) { let _ = d.read_dir(&mut |_, _| true); }
+    /// ```
+    pub fn read_dir(&mut self, f: &mut dyn FnMut(&[u8], Option<FileKind>) -> bool) -> Result {
         let mut ctx = DirCtx {
             ctx: bindings::dir_context { actor: Some(dir_actor), pos: 0 },
             f,

@@ -10,7 +10,9 @@ use crate::allocator::VecExt;
 use crate::error::{code::*, to_result, Result};
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use core::ffi::c_int;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// What a [`FunctionTimer`] has measured so far.
@@ -27,10 +29,12 @@ pub struct TimerStats {
 }
 
 /// The registered probe and its counters. `rp` must stay the first field: the return
-/// handler gets a pointer to it and casts it back to `Inner`.
+/// handler gets a pointer to it and casts it back to `Inner`. The kernel writes into `rp`
+/// (hit and miss counts, its lists) while it is registered, so it sits in an `UnsafeCell`
+/// and Rust only ever holds shared references to an `Inner`.
 #[repr(C)]
 struct Inner {
-    rp: bindings::kretprobe,
+    rp: UnsafeCell<bindings::kretprobe>,
     calls: AtomicU64,
     total_ns: AtomicU64,
     max_ns: AtomicU64,
@@ -41,16 +45,19 @@ struct Inner {
 /// Times every call of one function with a `kretprobe`; unregisters on drop.
 ///
 /// # Invariants
-/// While `registered`, `inner.rp` is registered (and so must not move: it is boxed).
+/// `inner` is a live `Inner` allocated by `Box` and owned by this timer (freed in Drop).
+/// It is held as a raw pointer, never as a `Box` or `&mut`, because the kernel keeps a
+/// pointer into it and writes through it while it is registered. While `registered`,
+/// `inner.rp` is registered.
 pub struct FunctionTimer {
-    inner: Box<Inner>,
+    inner: NonNull<Inner>,
     registered: bool,
 }
 
 // SAFETY: the counters are atomics; the kretprobe is only touched by register and
-// unregister, which the kernel serialises.
+// unregister, which the kernel serialises, and by the kernel itself.
 unsafe impl Send for FunctionTimer {}
-// SAFETY: `&FunctionTimer` only reads atomics and `nmissed`.
+// SAFETY: `&FunctionTimer` only reads atomics and `nmissed` (a volatile read).
 unsafe impl Sync for FunctionTimer {}
 
 impl FunctionTimer {
@@ -67,47 +74,57 @@ impl FunctionTimer {
         name.try_push(0)?;
         let inner = Box::try_new(Inner {
             // SAFETY: kretprobe is plain C data; all-zero is its documented initial state.
-            rp: unsafe { core::mem::zeroed() },
+            rp: UnsafeCell::new(unsafe { core::mem::zeroed() }),
             calls: AtomicU64::new(0),
             total_ns: AtomicU64::new(0),
             max_ns: AtomicU64::new(0),
             symbol: name,
         })?;
-        let raw = Box::into_raw(inner);
-        // SAFETY: `raw` is a valid, exclusively owned Inner that stays at this address
-        // (boxed) until we unregister in Drop. The symbol name lives in the same box.
-        // The handlers are this module's functions, valid while the probe is registered.
+        // INVARIANT: from here on the allocation is only reached through this pointer.
+        let inner = NonNull::from(Box::leak(inner));
+        let rp = inner.as_ptr().cast::<bindings::kretprobe>();
+        // SAFETY: `rp` is the first field of a live Inner (repr(C); UnsafeCell is
+        // transparent) that stays at this address until Drop; nobody else uses it yet.
+        // The symbol name lives in the same allocation's Vec. The handlers are this
+        // module's functions, valid while the probe is registered.
         let ret = unsafe {
-            (*raw).rp.kp.symbol_name = (*raw).symbol.as_ptr().cast();
-            (*raw).rp.handler = Some(on_return);
-            (*raw).rp.entry_handler = Some(on_entry);
-            (*raw).rp.data_size = core::mem::size_of::<u64>();
-            (*raw).rp.maxactive = maxactive;
-            bindings::register_kretprobe(&raw mut (*raw).rp)
+            (*rp).kp.symbol_name = (*inner.as_ptr()).symbol.as_ptr().cast();
+            (*rp).handler = Some(on_return);
+            (*rp).entry_handler = Some(on_entry);
+            (*rp).data_size = core::mem::size_of::<u64>();
+            (*rp).maxactive = maxactive;
+            bindings::register_kretprobe(rp)
         };
-        // SAFETY: `raw` came from Box::into_raw above; only the kernel holds a pointer
-        // into it (if registered), and moving the Box does not move its contents.
-        let inner = unsafe { Box::from_raw(raw) };
+        // Constructed before the check so that Drop frees the allocation on failure.
+        let mut timer = FunctionTimer { inner, registered: false };
         to_result(ret)?;
-        // INVARIANT: registered; the box keeps it in place.
-        Ok(FunctionTimer { inner, registered: true })
+        // INVARIANT: registered now.
+        timer.registered = true;
+        Ok(timer)
+    }
+
+    fn inner(&self) -> &Inner {
+        // SAFETY: live and owned by us (invariant); only shared references are made, and
+        // the kernel's writes go to `rp`, inside an UnsafeCell.
+        unsafe { self.inner.as_ref() }
     }
 
     /// The symbol name this timer probes.
     pub fn symbol(&self) -> &[u8] {
-        let s = &self.inner.symbol;
+        let s = &self.inner().symbol;
         s.get(..s.len().saturating_sub(1)).unwrap_or(&[])
     }
 
     /// The counters so far.
     pub fn stats(&self) -> TimerStats {
+        let inner = self.inner();
         TimerStats {
-            calls: self.inner.calls.load(Ordering::Relaxed),
-            total_ns: self.inner.total_ns.load(Ordering::Relaxed),
-            max_ns: self.inner.max_ns.load(Ordering::Relaxed),
-            // SAFETY: `rp` lives in our box; nmissed is a plain int the kernel bumps,
-            // read once here.
-            missed: unsafe { core::ptr::read_volatile(&self.inner.rp.nmissed) }.max(0) as u64,
+            calls: inner.calls.load(Ordering::Relaxed),
+            total_ns: inner.total_ns.load(Ordering::Relaxed),
+            max_ns: inner.max_ns.load(Ordering::Relaxed),
+            // SAFETY: `rp` is live (invariant); nmissed is a plain int the kernel bumps,
+            // read once here through the UnsafeCell's raw pointer.
+            missed: unsafe { core::ptr::read_volatile(&raw const (*inner.rp.get()).nmissed) }.max(0) as u64,
         }
     }
 
@@ -115,9 +132,9 @@ impl FunctionTimer {
     pub fn unregister(&mut self) {
         if core::mem::replace(&mut self.registered, false) {
             // SAFETY: registered until now (invariant). unregister_kretprobe waits until
-            // no handler runs and detaches instances still in flight, so neither the box
-            // nor this module's code is used afterwards.
-            unsafe { bindings::unregister_kretprobe(&mut self.inner.rp) };
+            // no handler runs and detaches instances still in flight, so neither the
+            // allocation nor this module's code is used by the kernel afterwards.
+            unsafe { bindings::unregister_kretprobe(self.inner().rp.get()) };
         }
     }
 }
@@ -125,6 +142,9 @@ impl FunctionTimer {
 impl Drop for FunctionTimer {
     fn drop(&mut self) {
         self.unregister();
+        // SAFETY: unregistered, so the kernel holds no pointer into it any more; the
+        // pointer came from `Box::leak` in `register` and is freed once, here.
+        drop(unsafe { Box::from_raw(self.inner.as_ptr()) });
     }
 }
 
@@ -142,8 +162,9 @@ unsafe extern "C" fn on_entry(ri: *mut bindings::kretprobe_instance, _regs: *mut
 /// Return: add the duration to the probe's counters.
 unsafe extern "C" fn on_return(ri: *mut bindings::kretprobe_instance, _regs: *mut bindings::pt_regs) -> c_int {
     // SAFETY: as for `on_entry`; `get_kretprobe` returns the kretprobe this instance
-    // belongs to, which is the first field of a live `Inner` (repr(C)) while registered.
-    // It can be NULL while the probe is being unregistered.
+    // belongs to, which is the first field of a live `Inner` (repr(C), UnsafeCell is
+    // transparent) while registered. It can be NULL while the probe is being
+    // unregistered. Only a shared reference is made, and only atomics are touched.
     unsafe {
         let now = bindings::rust_helper_ktime_get_ns();
         let rp = bindings::rust_helper_get_kretprobe(ri);

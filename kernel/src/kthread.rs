@@ -1,6 +1,7 @@
 //! Kernel threads: spawn a closure, ask it to stop, wait for it.
 
 use crate::error::{from_err_ptr, code::ENOMEM, Result};
+use crate::new_spinlock;
 use crate::sync::SpinLock;
 use alloc::sync::Arc;
 use core::ffi::{c_int, c_void, CStr};
@@ -37,12 +38,13 @@ impl Thread {
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
-        let slot: Arc<Slot<F>> = Arc::try_new(SpinLock::new(Some(f)))?;
+        let slot: Arc<Slot<F>> = Arc::try_new(new_spinlock!(Some(f), "kthread closure"))?;
         let data = Arc::into_raw(slot.clone());
         // SAFETY: `trampoline::<F>` matches the thread function signature and takes
-        // ownership of the `data` reference; `name` is NUL-terminated and copied.
+        // ownership of the `data` reference; `name` is NUL-terminated and copied. The
+        // thread is created stopped: it cannot run (and exit) before we hold a reference.
         let task = unsafe {
-            bindings::rust_helper_kthread_run(Some(trampoline::<F>), data.cast_mut().cast(), name.as_ptr())
+            bindings::rust_helper_kthread_create(Some(trampoline::<F>), data.cast_mut().cast(), name.as_ptr())
         };
         let task = match from_err_ptr(task, ENOMEM) {
             Ok(t) => t,
@@ -52,8 +54,13 @@ impl Thread {
                 return Err(e);
             }
         };
-        // SAFETY: kthread_run returned a live task; the reference keeps it valid for stop.
-        unsafe { bindings::rust_helper_get_task_struct(task) };
+        // SAFETY: kthread_create returned a live task that has not run yet, so it cannot
+        // have exited: taking the reference now is safe, and it keeps the task valid for
+        // `kthread_stop` whenever the closure returns. Only then is the thread woken.
+        unsafe {
+            bindings::rust_helper_get_task_struct(task);
+            bindings::wake_up_process(task);
+        }
         let keep: Arc<dyn Send + Sync> = slot;
         Ok(Thread { task, stopped: false, data: data.cast(), _slot: keep, reclaim: reclaim::<F> })
     }

@@ -1,20 +1,26 @@
 //! An intrusive, spinlock-protected list of `Arc<T>`: insertion and removal without
 //! allocating, so they may happen anywhere a spinlock may be taken.
 
-use crate::sync::SpinLock;
+use crate::sync::{LockClassKey, SpinLock};
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
+use core::ffi::CStr;
 use core::ptr;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Ids for lists: never reused (a 64-bit counter), so an item's `owner` can name only the
+/// list it was pushed on, even after that list was moved or freed and another list took
+/// its address.
+static NEXT_LIST_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The links an item embeds to be on an [`ArcList`].
 ///
 /// # Invariants
-/// `owner` is null or the id of the list the item is on; it changes from null to a list
-/// only by compare-and-swap, and back to null only under that list's lock. `inner` is
-/// read or written only while holding the lock of the list named by `owner`.
+/// `owner` is 0 or the id of the list the item is on; it changes from 0 to a list's id
+/// only by compare-and-swap, and back to 0 only under that list's lock. `inner` is read
+/// or written only while holding the lock of the list whose id is in `owner`.
 pub struct Links<T> {
-    owner: AtomicPtr<()>,
+    owner: AtomicU64,
     inner: UnsafeCell<LinksInner<T>>,
 }
 
@@ -32,7 +38,7 @@ impl<T> Links<T> {
     /// Links of an item that is on no list.
     pub const fn new() -> Self {
         Self {
-            owner: AtomicPtr::new(ptr::null_mut()),
+            owner: AtomicU64::new(0),
             inner: UnsafeCell::new(LinksInner { prev: ptr::null(), next: ptr::null() }),
         }
     }
@@ -44,13 +50,54 @@ impl<T> Default for Links<T> {
     }
 }
 
-/// Types that embed [`Links`].
+/// Types that embed [`Links`]. Implement it with [`impl_has_links!`](crate::impl_has_links),
+/// which needs no `unsafe` in the caller and makes the compiler check the field's type.
 ///
 /// # Safety
 /// `links` must always return the same field of `self`.
 pub unsafe trait HasLinks: Sized {
     /// The embedded links.
     fn links(&self) -> &Links<Self>;
+}
+
+/// Implements [`HasLinks`] for a struct with a `Links<Self>` field:
+/// `impl_has_links!(Conn, links)` or `impl_has_links!(impl<H: Handler> Conn<H>, links)`.
+///
+/// ```compile_fail,E0308
+/// struct Item { links: u32 }
+/// kernel::impl_has_links!(Item, links);
+/// ```
+#[macro_export]
+macro_rules! impl_has_links {
+    (impl<$($gp:ident : $bound:path),*> $ty:ty, $field:ident) => {
+        // SAFETY: `links` always returns the same field, whose type the compiler checked.
+        unsafe impl<$($gp: $bound),*> $crate::list::HasLinks for $ty {
+            fn links(&self) -> &$crate::list::Links<Self> {
+                &self.$field
+            }
+        }
+    };
+    ($ty:ty, $field:ident) => {
+        // SAFETY: `links` always returns the same field, whose type the compiler checked.
+        unsafe impl $crate::list::HasLinks for $ty {
+            fn links(&self) -> &$crate::list::Links<Self> {
+                &self.$field
+            }
+        }
+    };
+}
+
+/// Creates an empty [`ArcList`] whose lock has its own lockdep class (one per call site).
+#[macro_export]
+macro_rules! new_arc_list {
+    () => {
+        $crate::new_arc_list!(concat!(file!(), ":", line!()))
+    };
+    ($name:expr) => {{
+        static CLASS: $crate::sync::LockClassKey = $crate::sync::LockClassKey::new();
+        const NAME: &core::ffi::CStr = $crate::sync::lock_name(concat!($name, "\0"));
+        $crate::list::ArcList::new(NAME, &CLASS)
+    }};
 }
 
 struct Head<T> {
@@ -61,9 +108,10 @@ struct Head<T> {
 
 /// A list that owns one reference (`Arc`) to each of its items.
 ///
-/// Items know their list by its address: keep a non-empty list in place (in a `static`,
-/// a `Box` or an `Arc`); a moved list no longer finds its items (they leak, safely).
+/// Items know their list by an id that no other list ever gets, so a list may move, and
+/// `remove` with an item of another list (or of a list that is gone) finds nothing.
 pub struct ArcList<T: HasLinks> {
+    id: u64,
     head: SpinLock<Head<T>>,
 }
 
@@ -73,20 +121,23 @@ unsafe impl<T: HasLinks + Send + Sync> Sync for ArcList<T> {}
 unsafe impl<T: HasLinks + Send + Sync> Send for ArcList<T> {}
 
 impl<T: HasLinks> ArcList<T> {
-    /// An empty list.
-    pub const fn new() -> Self {
-        Self { head: SpinLock::new(Head { first: ptr::null(), last: ptr::null(), len: 0 }) }
+    /// An empty list whose lock is in lockdep class `key`; use [`new_arc_list!`](crate::new_arc_list).
+    pub fn new(name: &'static CStr, key: &'static LockClassKey) -> Self {
+        // Relaxed: only uniqueness matters. 2^64 lists cannot be made in a machine's life.
+        let id = NEXT_LIST_ID.fetch_add(1, Ordering::Relaxed);
+        let head = SpinLock::new(Head { first: ptr::null(), last: ptr::null(), len: 0 }, name, key);
+        Self { id, head }
     }
 
-    fn id(&self) -> *mut () {
-        (self as *const Self).cast_mut().cast()
+    fn id(&self) -> u64 {
+        self.id
     }
 
     /// Appends `item`; gives it back if it is already on a list.
     pub fn push(&self, item: Arc<T>) -> core::result::Result<(), Arc<T>> {
         let mut head = self.head.lock();
         // INVARIANT: claiming the item by CAS makes us the only list touching its links.
-        if item.links().owner.compare_exchange(ptr::null_mut(), self.id(), Ordering::AcqRel, Ordering::Acquire).is_err() {
+        if item.links().owner.compare_exchange(0, self.id(), Ordering::AcqRel, Ordering::Acquire).is_err() {
             return Err(item);
         }
         let links = item.links().inner.get();
@@ -159,7 +210,7 @@ impl<T: HasLinks> ArcList<T> {
 
     /// # Safety
     /// The caller holds this list's lock (`head` is its guard's content).
-    unsafe fn unlink(head: &mut Head<T>, id: *mut (), item: &T) -> Option<Arc<T>> {
+    unsafe fn unlink(head: &mut Head<T>, id: u64, item: &T) -> Option<Arc<T>> {
         // Only this list (under the lock we hold) can change the owner away from us.
         if item.links().owner.load(Ordering::Acquire) != id {
             return None;
@@ -180,7 +231,7 @@ impl<T: HasLinks> ArcList<T> {
             (*links).prev = ptr::null();
             (*links).next = ptr::null();
             head.len -= 1;
-            item.links().owner.store(ptr::null_mut(), Ordering::Release);
+            item.links().owner.store(0, Ordering::Release);
             // The list's reference, created by `Arc::into_raw` in `push`.
             Some(Arc::from_raw(item as *const T))
         }
@@ -193,8 +244,3 @@ impl<T: HasLinks> Drop for ArcList<T> {
     }
 }
 
-impl<T: HasLinks> Default for ArcList<T> {
-    fn default() -> Self {
-        Self::new()
-    }
-}

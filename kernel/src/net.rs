@@ -317,8 +317,11 @@ pub enum SocketEvent {
 
 /// Receives socket readiness callbacks.
 pub trait SocketEvents: Send + Sync + 'static {
-    /// Called in softirq (atomic) context with the socket's callback lock held: must not
-    /// sleep, allocate with GFP_KERNEL or take the socket lock. Typically queues work.
+    /// Called with the socket's callback lock read-held and bottom halves disabled:
+    /// usually in softirq context (packet receive, TCP timers), sometimes in process
+    /// context (the thread that owns the socket lock processing its backlog in
+    /// `release_sock`, or a shutdown). Either way it is atomic: it must not sleep,
+    /// allocate with GFP_KERNEL or take the socket lock. Typically it queues work.
     fn on_socket_event(this: &Arc<Self>, event: SocketEvent);
 }
 
@@ -387,7 +390,13 @@ impl<T: SocketEvents> WatchedStream<T> {
     }
 
     /// Restores the original callbacks and drops the socket's reference to the target.
-    /// When it returns, no callback is running or will run for this stream. Idempotent.
+    /// When it returns, the target is neither being called nor will be. Idempotent.
+    ///
+    /// What it does not promise: a caller of the socket's callbacks that loaded our
+    /// trampoline just before the restore may still enter it (it then finds no target and
+    /// returns). Such callers run in softirq context, or are the socket lock's owner, so
+    /// before this module's code goes away, stop every thread that uses the socket and
+    /// then wait for softirq callers with [`synchronize_net`].
     pub fn unwatch(&self) {
         if self.watching.compare_exchange(true, false, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return;
@@ -459,3 +468,11 @@ unsafe extern "C" fn state_change<T: SocketEvents>(sk: *mut bindings::sock) {
     unsafe { dispatch::<T>(sk, SocketEvent::StateChange) }
 }
 
+
+/// Waits until every network softirq and RCU reader that started before the call has
+/// finished (`synchronize_net`): after the last [`WatchedStream::unwatch`], no callback
+/// trampoline of this module runs any more. Sleeps; process context only.
+pub fn synchronize_net() {
+    // SAFETY: no preconditions beyond process context, which sleeping callers are in.
+    unsafe { bindings::synchronize_net() }
+}

@@ -1,15 +1,75 @@
-//! Locks with RAII guards.
+//! Locks with RAII guards, and the lockdep classes they belong to.
 
 use core::cell::UnsafeCell;
+use core::ffi::CStr;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
+
+/// A lockdep lock class: every lock created at one place in the source shares one class,
+/// so lockdep reasons about "the connection list lock" rather than each instance.
+///
+/// Lockdep requires class keys in static storage: create them with [`new_spinlock!`],
+/// which declares one `static` key per call site. Without lockdep the key is empty.
+pub struct LockClassKey(UnsafeCell<bindings::lock_class_key>);
+
+// SAFETY: the key is only handed to the kernel, which uses its address as an identity
+// and keeps its own (locked) bookkeeping inside it.
+unsafe impl Sync for LockClassKey {}
+
+impl LockClassKey {
+    /// A key for a `static`. Only [`new_spinlock!`] should need this.
+    pub const fn new() -> Self {
+        // SAFETY: all-zero is how C declares a static `struct lock_class_key`.
+        Self(UnsafeCell::new(unsafe { core::mem::zeroed() }))
+    }
+
+    fn as_ptr(&self) -> *mut bindings::lock_class_key {
+        self.0.get()
+    }
+}
+
+impl Default for LockClassKey {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Creates a [`SpinLock`] with its own lockdep class, named after the call site (or the
+/// given name): `new_spinlock!(data)`, `new_spinlock!(data, "conn list")`.
+#[macro_export]
+macro_rules! new_spinlock {
+    ($data:expr $(,)?) => {
+        $crate::new_spinlock!($data, concat!(file!(), ":", line!()))
+    };
+    ($data:expr, $name:expr $(,)?) => {{
+        static CLASS: $crate::sync::LockClassKey = $crate::sync::LockClassKey::new();
+        const NAME: &core::ffi::CStr = $crate::sync::lock_name(concat!($name, "\0"));
+        $crate::sync::SpinLock::new($data, NAME, &CLASS)
+    }};
+}
+
+/// The `CStr` for a lock name given with its NUL (used by [`new_spinlock!`] at compile
+/// time; a name with an inner NUL becomes "lock").
+#[doc(hidden)]
+pub const fn lock_name(s: &'static str) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(c) => c,
+        Err(_) => c"lock",
+    }
+}
 
 /// A spinlock taken with bottom halves disabled (`spin_lock_bh`), so the same data can be
 /// shared with softirq code such as socket callbacks. Critical sections must not sleep
 /// (no allocation with `GFP_KERNEL`, no socket I/O).
 ///
+/// The `spinlock_t` is initialised by the kernel's own `spin_lock_init` path, so kernels
+/// with spinlock debugging and lockdep see a properly registered lock. A `spinlock_t`
+/// holds no pointer to itself, so an unlocked lock may move (a guard borrows the lock,
+/// so a held one cannot).
+///
 /// # Invariants
-/// `data` is accessed only through a [`SpinLockGuard`], which exists only while `lock`
-/// is held.
+/// `lock` was initialised by `__raw_spin_lock_init`/`spin_lock_init`; `data` is accessed
+/// only through a [`SpinLockGuard`], which exists only while `lock` is held.
 pub struct SpinLock<T> {
     lock: UnsafeCell<bindings::spinlock_t>,
     data: UnsafeCell<T>,
@@ -18,24 +78,29 @@ pub struct SpinLock<T> {
 // SAFETY: the lock serialises all access to `data`, so sharing the lock shares `T` only
 // one thread at a time.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
-// SAFETY: moving the lock moves `T`.
+// SAFETY: moving the lock moves `T`; an unlocked spinlock_t may move (see above).
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
 impl<T> SpinLock<T> {
-    /// A new, unlocked lock. Kernels whose spinlocks carry debug state are refused at
-    /// build time (see helpers.c), so the all-zero value is the unlocked state.
-    pub const fn new(data: T) -> Self {
-        // SAFETY: all-zero is an unlocked `spinlock_t` on the supported configurations.
-        let lock = unsafe { core::mem::zeroed() };
+    /// A new, unlocked lock in lockdep class `key`, shown by lockdep as `name`. Use
+    /// [`new_spinlock!`], which supplies a static key per call site.
+    pub fn new(data: T, name: &'static CStr, key: &'static LockClassKey) -> Self {
+        // SAFETY: all-zero is a valid bit pattern for the C struct; it is initialised
+        // properly just below, before the lock can be used.
+        let mut lock: bindings::spinlock_t = unsafe { core::mem::zeroed() };
+        // SAFETY: `lock` is a local spinlock_t; `name` and `key` are 'static, as lockdep
+        // keeps pointers to both.
+        unsafe { bindings::rust_helper_spin_lock_init(&mut lock, name.as_ptr(), key.as_ptr()) };
+        // INVARIANT: initialised above; moving it into `Self` is fine (no self-pointers).
         Self { lock: UnsafeCell::new(lock), data: UnsafeCell::new(data) }
     }
 
     /// Takes the lock, disabling bottom halves until the guard is dropped.
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
-        // SAFETY: `self.lock` is a valid, initialised spinlock.
+        // SAFETY: `self.lock` is a valid, initialised spinlock (invariant).
         unsafe { bindings::rust_helper_spin_lock_bh(self.lock.get()) };
         // INVARIANT: the lock is held until the guard drops.
-        SpinLockGuard { owner: self }
+        SpinLockGuard { owner: self, _not_send: PhantomData }
     }
 
     /// Mutable access without locking, when the borrow checker proves exclusivity.
@@ -45,9 +110,32 @@ impl<T> SpinLock<T> {
 }
 
 /// Access to a [`SpinLock`]'s data; unlocks when dropped.
+///
+/// Not `Send`: bottom halves were disabled on this CPU and must be enabled on the same
+/// one, so the guard must be dropped by the thread that locked. `Sync` only when `T` is,
+/// since a shared guard shares `&T`.
+///
+/// ```compile_fail,E0277
+/// fn send<T: Send>(_: T) {}
+/// fn f(l: &kernel::sync::SpinLock<u32>) { send(l.lock()); }
+/// ```
+///
+/// ```compile_fail,E0277
+/// fn share<T: Sync>(_: &T) {}
+/// fn f(l: &kernel::sync::SpinLock<core::cell::Cell<u32>>) { share(&l.lock()); }
+/// ```
+///
+/// ```no_run
+/// fn share<T: Sync>(_: &T) {}
+/// fn f(l: &kernel::sync::SpinLock<u32>) { share(&l.lock()); }
+/// ```
 pub struct SpinLockGuard<'a, T> {
     owner: &'a SpinLock<T>,
+    _not_send: PhantomData<*mut ()>,
 }
+
+// SAFETY: `&SpinLockGuard` only gives out `&T`, which is safe to share when `T: Sync`.
+unsafe impl<T: Sync> Sync for SpinLockGuard<'_, T> {}
 
 impl<T> Deref for SpinLockGuard<'_, T> {
     type Target = T;
@@ -66,7 +154,7 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
 
 impl<T> Drop for SpinLockGuard<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: the lock is held by this guard.
+        // SAFETY: the lock is held by this guard, on this CPU's thread (not `Send`).
         unsafe { bindings::rust_helper_spin_unlock_bh(self.owner.lock.get()) };
     }
 }
@@ -100,14 +188,24 @@ impl<T> TryLock<T> {
             return None;
         }
         // INVARIANT: `busy` stays set until the guard drops.
-        Some(TryLockGuard { owner: self })
+        Some(TryLockGuard { owner: self, _not_send: PhantomData })
     }
 }
 
-/// Exclusive access to a [`TryLock`]'s data.
+/// Exclusive access to a [`TryLock`]'s data. Like [`SpinLockGuard`]: not `Send`, and
+/// `Sync` only when `T` is.
+///
+/// ```compile_fail,E0277
+/// fn send<T: Send>(_: T) {}
+/// fn f(l: &kernel::sync::TryLock<u32>) { if let Some(g) = l.try_lock() { send(g) } }
+/// ```
 pub struct TryLockGuard<'a, T> {
     owner: &'a TryLock<T>,
+    _not_send: PhantomData<*mut ()>,
 }
+
+// SAFETY: `&TryLockGuard` only gives out `&T`, which is safe to share when `T: Sync`.
+unsafe impl<T: Sync> Sync for TryLockGuard<'_, T> {}
 
 impl<T> Deref for TryLockGuard<'_, T> {
     type Target = T;

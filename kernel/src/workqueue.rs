@@ -141,8 +141,9 @@ impl<T: WorkItem> Default for Work<T> {
 /// A type that can run on a [`Queue`].
 ///
 /// # Safety
-/// `OFFSET` must be the byte offset of a `Work<Self>` field in `Self`; use
-/// [`impl_work_item!`](crate::impl_work_item).
+/// `OFFSET` must be the byte offset of a `Work<Self>` field in `Self`, and `work_ptr`
+/// must return a pointer to that same field; use [`impl_work_item!`](crate::impl_work_item),
+/// which derives both from the field's name and lets the compiler check its type.
 pub unsafe trait HasWork: Sized {
     /// Offset of the `Work<Self>` field.
     const OFFSET: usize;
@@ -151,10 +152,7 @@ pub unsafe trait HasWork: Sized {
     ///
     /// # Safety
     /// `ptr` must point to a live `Self`.
-    unsafe fn work_ptr(ptr: *const Self) -> *const Work<Self> {
-        // SAFETY: by the trait's contract the field lies at OFFSET inside *ptr.
-        unsafe { ptr.cast::<u8>().add(Self::OFFSET).cast() }
-    }
+    unsafe fn work_ptr(ptr: *const Self) -> *const Work<Self>;
 }
 
 /// The code a work item runs.
@@ -164,19 +162,35 @@ pub trait WorkItem: HasWork + Send + Sync + 'static {
     fn run(this: Arc<Self>);
 }
 
-/// Implements [`HasWork`] for a struct with a `Work<Self>` field.
+/// Implements [`HasWork`] for a struct with a `Work<Self>` field:
+/// `impl_work_item!(Item, work)` or `impl_work_item!(impl<H: Handler> Conn<H>, work)`.
+/// A field of any other type does not compile:
+///
+/// ```compile_fail,E0308
+/// struct Item { work: u64 }
+/// kernel::impl_work_item!(Item, work);
+/// ```
 #[macro_export]
 macro_rules! impl_work_item {
     (impl<$($gp:ident : $bound:path),*> $ty:ty, $field:ident) => {
-        // SAFETY: offset_of! names the Work field of the type.
+        // SAFETY: OFFSET and work_ptr name the same field; work_ptr's return type makes
+        // the compiler check that it is a `Work<Self>`.
         unsafe impl<$($gp: $bound),*> $crate::workqueue::HasWork for $ty {
             const OFFSET: usize = core::mem::offset_of!($ty, $field);
+            unsafe fn work_ptr(ptr: *const Self) -> *const $crate::workqueue::Work<Self> {
+                // SAFETY: the caller passes a pointer to a live Self.
+                unsafe { &raw const (*ptr).$field }
+            }
         }
     };
     ($ty:ty, $field:ident) => {
-        // SAFETY: offset_of! names the Work field of the type.
+        // SAFETY: as above.
         unsafe impl $crate::workqueue::HasWork for $ty {
             const OFFSET: usize = core::mem::offset_of!($ty, $field);
+            unsafe fn work_ptr(ptr: *const Self) -> *const $crate::workqueue::Work<Self> {
+                // SAFETY: the caller passes a pointer to a live Self.
+                unsafe { &raw const (*ptr).$field }
+            }
         }
     };
 }

@@ -4,6 +4,7 @@
 //! be unit tested on the host; the kernel glue (feature `kmod`) owns sockets, files and
 //! buffers and calls into it.
 #![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
 #![cfg_attr(feature = "kmod", feature(used_with_arg))]
 
 pub mod http;

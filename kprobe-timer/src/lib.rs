@@ -6,6 +6,7 @@
 //! function to the kernel log: calls, total, mean and longest duration, missed calls.
 //! `scripts/trace.sh` uses it on khttpd.
 #![no_std]
+#![deny(unsafe_code)]
 #![feature(used_with_arg)]
 
 extern crate alloc;

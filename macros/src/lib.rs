@@ -16,7 +16,10 @@
 //! ```
 //! Parameters are read as `crate::params::port.get()`. Parameter types: `u16`
 //! (ushort), `i32` (int), `u32` (uint), `bool`, `str` (charp, read-only).
-//! The module crate needs `#![feature(used_with_arg)]`.
+//! The module crate needs `#![feature(used_with_arg)]`. Module crates deny `unsafe_code`;
+//! the only unsafe-marked constructs they contain are the ones this macro generates
+//! (`#[no_mangle]` entry points, `#[link_section]` statics the loader reads), each with
+//! `#[allow(unsafe_code)]`: they are the module ABI, not code that can be misused.
 
 use proc_macro::{Delimiter, Group, TokenStream, TokenTree};
 
@@ -101,7 +104,7 @@ fn expand(input: TokenStream) -> Result<String, String> {
     // array, and separate statics may be padded apart by the compiler's data alignment.
     if !descriptors.is_empty() {
         out.push_str(&format!(
-            "#[used(compiler)]\n#[link_section = \"__param\"]\nstatic __KMODS_PARAMS: [kernel::param::ParamDescriptor; {}] = [{}];\n",
+            "#[allow(unsafe_code)]\n#[used(compiler)]\n#[link_section = \"__param\"]\nstatic __KMODS_PARAMS: [kernel::param::ParamDescriptor; {}] = [{}];\n",
             descriptors.len(),
             descriptors.join(", ")
         ));
@@ -112,23 +115,27 @@ fn expand(input: TokenStream) -> Result<String, String> {
         }
         let bytes = entry.len() + 1;
         out.push_str(&format!(
-            "#[used(compiler)]\n#[link_section = \".modinfo\"]\nstatic __KMODS_MODINFO_{i}: [u8; {bytes}] = *b{lit};\n",
+            "#[allow(unsafe_code)]\n#[used(compiler)]\n#[link_section = \".modinfo\"]\nstatic __KMODS_MODINFO_{i}: [u8; {bytes}] = *b{lit};\n",
             lit = byte_lit(entry)
         ));
     }
     out.push_str(&format!(
         "static __KMODS_MODULE: kernel::module::ModuleSlot<{ty}> = kernel::module::ModuleSlot::new();\n\
          /// Called by the kernel at insmod.\n\
+         #[allow(unsafe_code)]\n\
          #[no_mangle]\n\
          pub extern \"C\" fn init_module() -> core::ffi::c_int {{ __KMODS_MODULE.init() }}\n\
          /// Called by the kernel at rmmod.\n\
+         #[allow(unsafe_code)]\n\
          #[no_mangle]\n\
          pub extern \"C\" fn cleanup_module() {{ __KMODS_MODULE.exit() }}\n\
          // The kernel calls the entry points through pointers: reference them from the\n\
          // sections C's module_init/module_exit use, so objtool (IBT) keeps their ENDBR.\n\
+         #[allow(unsafe_code)]\n\
          #[used(compiler)]\n\
          #[link_section = \".init.data\"]\n\
          static __KMODS_INIT_ADDR: extern \"C\" fn() -> core::ffi::c_int = init_module;\n\
+         #[allow(unsafe_code)]\n\
          #[used(compiler)]\n\
          #[link_section = \".exit.data\"]\n\
          static __KMODS_EXIT_ADDR: extern \"C\" fn() = cleanup_module;\n\

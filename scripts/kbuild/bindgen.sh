@@ -17,7 +17,7 @@ FUNCS+='|proc_create_net_data_write|proc_create_data|proc_remove|remove_proc_ent
 FUNCS+='|inet_twsk_deschedule_put|__inet_lookup_established|inet6_lookup|__inet6_lookup_established|tcp_done|tcp_set_state|sock_gen_put|tcp_close'
 FUNCS+='|_copy_from_user|_copy_to_user|copy_from_user|strncpy_from_user|simple_strtoul|kstrtoul|kstrtoint'
 FUNCS+='|crypto_alloc_comp|crypto_free_comp|crypto_comp_compress|crypto_has_comp|crypto_destroy_tfm|crypto_alloc_base|crypto_comp_decompress'
-FUNCS+='|synchronize_rcu|call_rcu|rcu_barrier|kvfree_call_rcu|__rcu_read_lock|__rcu_read_unlock|vmalloc|vfree|kvfree'
+FUNCS+='|synchronize_net|synchronize_rcu|call_rcu|rcu_barrier|kvfree_call_rcu|__rcu_read_lock|__rcu_read_unlock|vmalloc|vfree|kvfree'
 TYPES='socket|sock|sockaddr|sockaddr_in|sockaddr_in6|sockaddr_storage|msghdr|kvec|work_struct|workqueue_struct|task_struct|kernel_param|kernel_param_ops'
 TYPES+='|module|spinlock_t|spinlock|rwlock_t|file|path|kstat|dir_context|proc_ops|proc_dir_entry|pernet_operations|net|inet_timewait_sock|sock_common'
 TYPES+='|kstat|cred|tcp_sock|inet_sock|inet_hashinfo|crypto_comp|timespec64|in_addr|in6_addr|filldir_t|inode|dentry|kparam_string'
@@ -29,7 +29,7 @@ FUNCS+='|sock_alloc_file|do_splice_direct|lookup_one_len_unlocked|mntget|dput'
 # kprobe-timer
 FUNCS+='|register_kretprobe|unregister_kretprobe'
 TYPES+='|kretprobe|kretprobe_instance|kprobe|pt_regs'
-TYPES+='|kmods_netproc_layout_item'
+TYPES+='|kmods_netproc_layout_item|lock_class_key'
 VARS='KMODS_.*|init_net|param_ops_.*|tcp_hashinfo|jiffies|__this_module|system_wq|system_unbound_wq|nr_cpu_ids'
 
 cd "$KDIR"

@@ -246,7 +246,7 @@ fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i6
     let mut arena: Vec<u8> = Vec::new();
     let mut names: Vec<(usize, usize, Option<FileKind>)> = Vec::new();
     let mut failed = false;
-    let d = match dir.open() {
+    let mut d = match dir.open() {
         Ok(d) => d,
         Err(e) => return page(status_for(e), ka, now, head_only),
     };
