@@ -3,6 +3,9 @@
 #   make                 build every module for KDIR, and the user-space tools
 #   make KDIR=/path      build against another kernel build tree
 #   make check           host unit tests + guest tests in a QEMU VM, for every kernel
+#   make check-debug     the guest tests on a sanitizer kernel (KASAN, lockdep, kmemleak,
+#                        KFENCE...), built once from Debian's 6.1 source and cached
+#   make debug-kernel    only build (or find in the cache) that kernel; prints its dir
 #   make run             boot a VM with the modules loaded, ports forwarded to localhost
 #   make screenshot      headless Chromium screenshots of khttpd (opt-in: needs chromium)
 #   make bench           every benchmark: bench-http, then bench-echo (see README)
@@ -32,16 +35,17 @@ USER_BIN := $(ROOT)/target/$(HOST_TARGET)/release
 
 # module dir -> cargo package, staticlib name, features
 # Modules built by default (one directory and crate each).
-MODULES ?= kecho khttpd drop-tcp-socket kprobe-timer
+MODULES ?= kecho khttpd drop-tcp-socket kprobe-timer kmods-selftest
 crate_of = $(subst -,_,$(1))
 features_kecho :=
 features_khttpd := --features kmod
 features_drop-tcp-socket := --features kmod
 features_kprobe-timer :=
+features_kmods-selftest :=
 
 RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check screenshot test-host test-guest run bench bench-http bench-echo trace clean distclean info
+.PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo trace clean distclean info
 all: modules user
 
 info:
@@ -80,6 +84,13 @@ test-host:
 # it is given on the command line.
 check:
 	scripts/check.sh $(if $(filter command line environment,$(origin KDIR)),$(KDIR))
+
+# The sanitizer kernel's tree is KDIR there (see scripts/debug-kernel/build.sh).
+check-debug:
+	scripts/check.sh --debug
+
+debug-kernel:
+	@scripts/debug-kernel/build.sh
 
 run: all
 	scripts/run.sh $(KDIR)

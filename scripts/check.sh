@@ -1,33 +1,48 @@
 #!/usr/bin/env bash
-# make check: host unit tests once, then for each kernel: build, module metadata checks
-# and the guest test suites in a QEMU VM booting that kernel. Ends with one line
-# "N passed, N failed" totalling all of them.
+# make check: host unit tests once, then for each kernel: build, module metadata checks,
+# the kernel crate's compile-fail doc tests and the guest test suites in a QEMU VM
+# booting that kernel. Ends with one line "N passed, N failed" totalling all of them.
 #
 #   scripts/check.sh [KDIR...]   default: every kernel build tree found
 #                                (scripts/kbuild/find-kdir.sh --all), e.g. Debian 6.1 and 6.12
+#   scripts/check.sh --debug     make check-debug: the same on the sanitizer kernel
+#                                (KASAN, lockdep, kmemleak...; scripts/debug-kernel/build.sh
+#                                builds it once and caches it), without the host tests
 #   env SUITES="kecho.sh ..."    guest suites to run (default: all)
-#       GUEST_TIMEOUT=SECS       hard limit per guest boot (default 1500)
+#       GUEST_TIMEOUT=SECS       hard limit per guest boot (default 1500; 3600 with --debug)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-if [ $# -gt 0 ]; then KDIRS=("$@"); else mapfile -t KDIRS < <(scripts/kbuild/find-kdir.sh --all); fi
+DEBUG=0
+if [ "${1:-}" = --debug ]; then
+    DEBUG=1; shift
+    t=$(date +%s)
+    dk=$(scripts/debug-kernel/build.sh) || { echo "check.sh: building the debug kernel failed"; echo "0 passed, 1 failed"; exit 1; }
+    echo "debug kernel: $dk (ready after $(( $(date +%s) - t )) s; built in $(cat "$dk/build-seconds") s)"
+    KDIRS=("$dk/linux")
+    DEBUG_IMAGE=$dk/linux/arch/x86/boot/bzImage
+    DEBUG_MODDIR=$dk/modules/lib/modules
+elif [ $# -gt 0 ]; then KDIRS=("$@"); else mapfile -t KDIRS < <(scripts/kbuild/find-kdir.sh --all); fi
 [ ${#KDIRS[@]} -gt 0 ] || { echo "check.sh: no kernel build tree found (run scripts/setup.sh)" >&2; exit 1; }
-SUITES=${SUITES:-kecho.sh khttpd.sh drop-tcp-socket.sh kprobe-timer.sh}
-OUT=${CHECK_OUT:-$ROOT/target/check}
+SUITES=${SUITES:-kmods-selftest.sh kecho.sh khttpd.sh drop-tcp-socket.sh kprobe-timer.sh}
+OUT=${CHECK_OUT:-$ROOT/target/check$([ $DEBUG = 1 ] && echo -debug)}
 rm -rf "$OUT"; mkdir -p "$OUT"
+KOS="kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko kmods-selftest/kmods-selftest.ko"
 passed=0 failed=0
 pass() { passed=$((passed + 1)); echo "PASS: $1"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
 step() { echo; echo "=== $*  [$(date +%T)]"; }
 
-step "host unit tests (cargo test)"
-cargo test 2>&1 | tee "$OUT/cargo-test.log" | grep -E '^(test result|error|failures:|---- )' || true
-host_rc=${PIPESTATUS[0]}
-while read -r p f; do
-    passed=$((passed + p)); failed=$((failed + f))
-done < <(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$OUT/cargo-test.log")
-if [ "$host_rc" -ne 0 ] && ! grep -q '^test result' "$OUT/cargo-test.log"; then
-    fail "cargo test did not run (see $OUT/cargo-test.log)"
+if [ $DEBUG = 0 ]; then
+    step "host unit tests (cargo test)"
+    cargo test 2>&1 | tee "$OUT/cargo-test.log" | grep -E '^(test result|error|failures:|---- )' || true
+    host_rc=${PIPESTATUS[0]}
+    while read -r p f; do
+        passed=$((passed + p)); failed=$((failed + f))
+    done < <(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$OUT/cargo-test.log")
+    if [ "$host_rc" -ne 0 ] && ! grep -q '^test result' "$OUT/cargo-test.log"; then
+        fail "cargo test did not run (see $OUT/cargo-test.log)"
+    fi
 fi
 
 # A real HTTP client for the guest: curl with its shared libraries.
@@ -49,7 +64,7 @@ check_kernel() {
 
     step "[$rel] module metadata"
     local ko m want p
-    for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko; do
+    for ko in $KOS; do
         for field in license author description vermagic; do
             if modinfo -F "$field" "$ko" | grep -q .; then pass "[$rel] modinfo $ko $field"; else fail "[$rel] modinfo $ko $field"; fi
         done
@@ -68,14 +83,30 @@ check_kernel() {
         if modinfo "$m/$m.ko" | grep -q "^parm: *$want"; then pass "[$rel] modinfo $m parm $want"; else fail "[$rel] modinfo $m parm $want"; fi
     done
 
-    if [ ! -f "/boot/vmlinuz-$rel" ] || [ ! -d "/lib/modules/$rel" ]; then
-        echo "note: no /boot/vmlinuz-$rel or /lib/modules/$rel: built only, guest tests skipped for $rel"
+    step "[$rel] kernel crate doc tests (compile-fail: misuse of safe APIs must not compile)"
+    local line
+    while IFS= read -r line; do
+        case $line in
+            PASS:*) pass "[$rel] ${line#PASS: }" ;;
+            FAIL:*) fail "[$rel] ${line#FAIL: }" ;;
+        esac
+    done < <(python3 scripts/kbuild/doctest.py "build/$rel" 2>&1 | tee "$out/doctest.log")
+    grep -q '^[0-9]* passed' "$out/doctest.log" || fail "[$rel] doc tests did not run (see $out/doctest.log)"
+
+    local image=/boot/vmlinuz-$rel moddir=/lib/modules vm_args=()
+    if [ $DEBUG = 1 ]; then
+        image=$DEBUG_IMAGE moddir=$DEBUG_MODDIR
+        # KASAN's shadow (1/8), kmemleak's and lockdep's tables need more than 1 GiB.
+        vm_args=(--kernel "$image" --mem 2048)
+    fi
+    if [ ! -f "$image" ] || [ ! -d "$moddir/$rel" ]; then
+        echo "note: no $image or $moddir/$rel: built only, guest tests skipped for $rel"
         return
     fi
     step "[$rel] guest tests: $SUITES"
     local bins=target/x86_64-unknown-linux-gnu/release
     local adds=(--add scripts/guest:/tests --add "$stage:/")
-    for ko in kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko; do
+    for ko in $KOS; do
         [ -f "$ko" ] && adds+=(--add "$ko:/modules/")
     done
     for b in echo-check bench user-echo-server htstress droptw tw-maker; do
@@ -83,11 +114,12 @@ check_kernel() {
     done
     local img vm_rc
     # tcp_diag: sock_diag for droptw (a module in Debian kernels).
-    if ! img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$out/initramfs.cpio.gz" --module tcp_diag --module deflate "${adds[@]}"); then
+    if ! img=$(scripts/vm/mkinitramfs.sh --release "$rel" --modules-dir "$moddir" --out "$out/initramfs.cpio.gz" --module tcp_diag --module deflate "${adds[@]}"); then
         fail "[$rel] initramfs"
         return
     fi
-    scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$out/guest" --timeout "${GUEST_TIMEOUT:-1500}" \
+    scripts/vm/run.sh --release "$rel" "${vm_args[@]}" --initrd "$img" --results "$out/guest" \
+        --timeout "${GUEST_TIMEOUT:-$([ $DEBUG = 1 ] && echo 3600 || echo 1500)}" \
         --cmd "/tests/run-all.sh $SUITES"
     vm_rc=$?
     echo "guest exit status: $vm_rc (console log: $out/guest/console.log)"

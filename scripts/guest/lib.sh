@@ -10,7 +10,13 @@
 # A test fails if it returns non-zero, calls t_fail, times out (T_TIMEOUT
 # seconds, default 300, 0 = none) or if the kernel log gained a line matching
 # T_DMESG_PATTERN while it ran (lines matching T_DMESG_IGNORE, an ERE, are
-# exempt). t_skip "why" ends a test as skipped.
+# exempt). t_skip "why" ends a test as skipped. On a failure the whole kernel log of
+# the test is shown (full sanitizer reports, not just their first line).
+#
+# Kernels with kmemleak (make check-debug): leaks found before the suite are cleared;
+# every `rmmod` in a test is followed by a kmemleak scan, and t_summary waits out
+# kmemleak's minimum object age (5 s) and scans again. A suspected leak fails the test
+# (or the suite, as "NAME kmemleak") and is printed in full.
 #
 # Helpers: t_fail MSG, t_skip MSG, t_assert CMD..., t_assert_eq EXP ACT [MSG],
 # t_wait_port PORT [SECS], t_timeout SECS CMD... (124 on time-out),
@@ -21,7 +27,9 @@
 T_RESULTS_DIR=${T_RESULTS_DIR:-/results}
 T_TIMEOUT=${T_TIMEOUT:-300}
 T_VERBOSE=${T_VERBOSE:-0}
-T_DMESG_PATTERN=${T_DMESG_PATTERN:-'BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|kernel BUG|soft lockup|hung_task|blocked for more than'}
+# BUG: covers KASAN, KFENCE and "sleeping function called from invalid context"; WARNING:
+# covers lockdep ("possible circular locking", "suspicious RCU usage"...) and ODEBUG.
+T_DMESG_PATTERN=${T_DMESG_PATTERN:-'BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|KFENCE|kernel BUG|soft lockup|hung_task|blocked for more than|ODEBUG|invalid context|lock held when returning|inconsistent lock state|suspected memory leak'}
 T_DMESG_IGNORE=${T_DMESG_IGNORE:-}
 T_SUITE=${T_SUITE:-${0##*/}}
 
@@ -32,6 +40,34 @@ _t_in_test=0
 _t_mark=0
 _t_tmp=$(mktemp -d /tmp/t-lib.XXXXXX)
 : > "$_t_tmp/list"
+
+T_KMEMLEAK=/sys/kernel/debug/kmemleak
+[ -e $T_KMEMLEAK ] || mount -t debugfs none /sys/kernel/debug 2>/dev/null
+_t_has_kmemleak=0
+[ -w $T_KMEMLEAK ] && _t_has_kmemleak=1
+_t_kmemleak() { [ "$_t_has_kmemleak" = 1 ]; }
+# Forget leaks suspected before this suite (boot, earlier suites: already judged).
+_t_kmemleak && { echo scan > $T_KMEMLEAK; echo clear > $T_KMEMLEAK; } 2>/dev/null
+
+# Scans for leaks now; prints and records any found (then clears them, so each leak is
+# reported once). Status 1 if there were any. A no-op without kmemleak.
+t_kmemleak_scan() {
+    _t_kmemleak || return 0
+    echo scan > $T_KMEMLEAK 2>/dev/null
+    _t_leaks=$(cat $T_KMEMLEAK 2>/dev/null)
+    [ -n "$_t_leaks" ] || return 0
+    echo clear > $T_KMEMLEAK 2>/dev/null
+    printf 'kmemleak: suspected leaks (%s):\n%s\n' "$1" "$_t_leaks" | tee -a "$_t_tmp/leaks"
+    return 1
+}
+
+# Every rmmod is followed by a leak scan (what the module freed, or did not).
+rmmod() {
+    _t_rm=0
+    command rmmod "$@" || _t_rm=$?
+    t_kmemleak_scan "after rmmod $*" >&2
+    return $_t_rm
+}
 
 # Kernel log timestamp (seconds) of the newest line; lines after it are "new".
 # Timestamps survive ring-buffer wrap, unlike line counts.
@@ -133,7 +169,7 @@ t_run() {
     _t_name=$1
     _t_fn=${2:-$1}
     [ $# -ge 2 ] && shift 2 || shift $#
-    rm -f "$_t_tmp/reason" "$_t_tmp/skip" "$_t_tmp/bg" "$_t_tmp/timedout"
+    rm -f "$_t_tmp/reason" "$_t_tmp/skip" "$_t_tmp/bg" "$_t_tmp/timedout" "$_t_tmp/leaks"
     echo "RUN:  $_t_name"
     t_dmesg_mark
     _t_start_mark=$_t_mark
@@ -175,6 +211,9 @@ t_run() {
         _t_first=$(printf '%s\n' "$_t_hits" | head -n 1 | sed 's/^\[ *[0-9.]*\] *//')
         _t_reason="${_t_reason:+$_t_reason; }kernel log: $_t_first"
     fi
+    if [ -s "$_t_tmp/leaks" ]; then
+        _t_reason="${_t_reason:+$_t_reason; }kmemleak: $(grep -c '^unreferenced object' "$_t_tmp/leaks") suspected leak(s)"
+    fi
 
     if [ -n "$_t_reason" ]; then
         _t_fail=$((_t_fail + 1))
@@ -194,11 +233,18 @@ t_run() {
     if [ -n "$_t_hits" ]; then
         echo "    kernel log lines matching the failure patterns:"
         printf '%s\n' "$_t_hits" | head -n 40 | sed 's/^/    ! /'
+        echo "    the test's whole kernel log (reports in full):"
+        t_dmesg_new "$_t_start_mark" | tail -n 600 | sed 's/^/    ! /'
+    fi
+    if [ -s "$_t_tmp/leaks" ]; then
+        sed 's/^/    ! /' "$_t_tmp/leaks"
     fi
     if [ -d "$T_RESULTS_DIR" ] && mkdir -p "$T_RESULTS_DIR/logs" 2>/dev/null; then
         {
             cat "$_t_tmp/out"
-            [ -z "$_t_hits" ] || { echo "--- kernel log lines matching failure patterns:"; printf '%s\n' "$_t_hits"; }
+            [ -z "$_t_hits" ] || { echo "--- kernel log lines matching failure patterns:"; printf '%s\n' "$_t_hits";
+                                   echo "--- the test's whole kernel log:"; t_dmesg_new "$_t_start_mark"; }
+            [ ! -s "$_t_tmp/leaks" ] || { echo "--- kmemleak:"; cat "$_t_tmp/leaks"; }
             echo "--- $_t_line"
         } > "$T_RESULTS_DIR/logs/$(_t_safe_name "$_t_name").log" 2>/dev/null
     fi
@@ -206,6 +252,22 @@ t_run() {
 }
 
 t_summary() {
+    # Leaks younger than kmemleak's minimum age (5 s) are not reported yet: wait, then
+    # scan twice (an object whose contents changed since the last scan is not reported).
+    if _t_kmemleak; then
+        rm -f "$_t_tmp/leaks"
+        sleep 6
+        echo scan > $T_KMEMLEAK 2>/dev/null
+        if ! t_kmemleak_scan "end of suite $T_SUITE"; then
+            _t_fail=$((_t_fail + 1))
+            echo "FAIL: $T_SUITE kmemleak ($(grep -c '^unreferenced object' "$_t_tmp/leaks") suspected leak(s), printed above)"
+            echo "FAIL: $T_SUITE kmemleak" >> "$_t_tmp/list"
+        else
+            _t_pass=$((_t_pass + 1))
+            echo "PASS: $T_SUITE kmemleak"
+            echo "PASS: $T_SUITE kmemleak" >> "$_t_tmp/list"
+        fi
+    fi
     _t_sum="$_t_pass passed, $_t_fail failed"
     echo "$_t_sum"
     [ "$_t_skip" = 0 ] || echo "$_t_skip skipped"

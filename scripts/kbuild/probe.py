@@ -106,19 +106,59 @@ def rust_flags(args, config):
         flags.append("-Zstack-protector=basic")
     if any(a.startswith("-fsanitize=kcfi") for a in args) or config.get("CONFIG_CFI_CLANG") == "y":
         die("kernels built with CONFIG_CFI_CLANG are not supported yet")
-    if any(a.startswith("-fsanitize=kernel-address") for a in args):
-        die("KASAN kernels are not supported yet")
+    if "-fsanitize=kernel-address" in opts:
+        flags += kasan_flags(args, config)
+        features.append(KASAN)
     if config.get("CONFIG_RANDSTRUCT_NONE") != "y" and any("randomize_layout" in a for a in args):
         die("struct layout randomisation (RANDSTRUCT) cannot be matched by bindgen")
     return flags, features
+
+KASAN = "kasan"  # a pseudo-feature: target_spec() turns it into supported-sanitizers
+
+def kasan_flags(args, config):
+    """rustc's equivalents of the kernel's generic-KASAN options (scripts/Makefile.kasan).
+
+    Rust objects are instrumented like the kernel's C: the same shadow offset, outline
+    (calls into the kernel's __asan_load/store*_noabort, which only exist in recover
+    mode) or inline checks, and stack and global redzones. Global redzones are
+    registered by an `asan.module_ctor` in .init_array, which the module loader runs
+    (KASAN selects CONFIG_CONSTRUCTORS); rust-object.sh keeps it.
+    """
+    if config.get("CONFIG_KASAN_GENERIC") != "y":
+        die("only generic KASAN is supported (not SW_TAGS/HW_TAGS)")
+    params = {}
+    shadow = None
+    for i, a in enumerate(args):
+        m = re.match(r"^-fasan-shadow-offset=(\S+)$", a)
+        if m:
+            shadow = m.group(1)
+        # gcc: --param asan-x=y or --param=asan-x=y; clang: -mllvm -asan-x=y
+        if a in ("--param", "-mllvm") and i + 1 < len(args):
+            a = args[i + 1]
+        m = re.match(r"^(?:--param=)?-?(asan-[a-z-]+)=(\S+)$", a)
+        if m:
+            params[m.group(1)] = m.group(2)
+    shadow = shadow or params.get("asan-mapping-offset") or config.get("CONFIG_KASAN_SHADOW_OFFSET")
+    if not shadow:
+        die("KASAN kernel without a shadow offset in its flags or .config")
+    flags = ["-Zsanitizer=kernel-address", "-Zsanitizer-recover=kernel-address",
+             f"-Cllvm-args=-asan-mapping-offset={shadow}"]
+    threshold = params.get("asan-instrumentation-with-call-threshold",
+                           "0" if config.get("CONFIG_KASAN_OUTLINE") == "y" else "10000")
+    flags.append(f"-Cllvm-args=-asan-instrumentation-with-call-threshold={threshold}")
+    flags.append(f"-Cllvm-args=-asan-stack={params.get('asan-stack', '1' if config.get('CONFIG_KASAN_STACK') == 'y' else '0')}")
+    flags.append(f"-Cllvm-args=-asan-globals={params.get('asan-globals', '1')}")
+    return flags
 
 def target_spec(extra_features):
     # x86_64 kernel code: kernel code model, no red zone, no SIMD/FPU. The llvm target is
     # the Linux one so that the stack protector reads the canary from %gs:40 (kernel code
     # model) instead of a global __stack_chk_guard, which x86_64 kernels do not export.
+    kasan = KASAN in extra_features
+    extra_features = [f for f in extra_features if f != KASAN]
     features = ["-mmx", "-sse", "-sse2", "-sse3", "-ssse3", "-sse4.1", "-sse4.2",
                 "-avx", "-avx2", "+soft-float"] + extra_features
-    return {
+    spec = {
         "arch": "x86_64",
         "code-model": "kernel",
         "cpu": "x86-64",
@@ -139,6 +179,9 @@ def target_spec(extra_features):
         "plt-by-default": True,
         "metadata": {"description": "Linux kernel module code (x86_64), derived from the target kernel's Kbuild flags"},
     }
+    if kasan:
+        spec["supported-sanitizers"] = ["kernel-address"]
+    return spec
 
 # gcc options clang 14 does not know; dropping them does not change struct layouts.
 DROP_EXACT = {
@@ -147,13 +190,13 @@ DROP_EXACT = {
     "-fconserve-stack", "-fno-allow-store-data-races", "-mharden-sls=all", "-mskip-rax-setup",
     "-mno-fp-ret-in-387", "-fno-stack-clash-protection", "-pg", "-mfentry", "-c",
 }
-DROP_PREFIX = ("-W", "-falign-", "-fmacro-prefix-map", "-fplugin", "-fsanitize", "-mstack-protector-guard")
+DROP_PREFIX = ("-W", "-falign-", "-fasan-", "--param", "-fmacro-prefix-map", "-fplugin", "-fsanitize", "-mstack-protector-guard")
 
 def clang_args(args):
     out = []
     it = iter(args[1:])  # skip the compiler itself
     for a in it:
-        if a == "-o":
+        if a in ("-o", "--param"):  # --param's value (asan-*, gcc-only) goes too
             next(it, None)
             continue
         if a in DROP_EXACT or a.startswith(DROP_PREFIX) or a.endswith(".c"):
