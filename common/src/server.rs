@@ -4,7 +4,6 @@ use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use kernel::error::code::*;
 use kernel::kthread::{self, Thread};
-use alloc::sync::Weak;
 use kernel::list::{ArcList, Links};
 use kernel::net::{ListenOptions, Shutdown, SocketAddr, SocketEvent, SocketEvents, TcpListener, TcpStream, WatchedStream};
 use kernel::prelude::*;
@@ -303,13 +302,14 @@ fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream) -> Res
 /// How often a stopping server that cannot drain says what it is waiting for.
 const DRAIN_REPORT_MS: u32 = 5000;
 
-/// Logs what keeps a stopping server from finishing: the connections still referenced,
-/// by TCP state, and how many are inside their work item right now.
-fn report_draining<H: Handler>(shared: &Arc<Shared<H>>, draining: &[Weak<Conn<H>>], waited_ms: u32) {
+/// Logs what keeps a stopping server from finishing: the closed connections someone
+/// other than the stopping thread still references, by TCP state, and how many of them
+/// are inside their work item right now.
+fn report_draining<H: Handler>(shared: &Arc<Shared<H>>, draining: &[Arc<Conn<H>>], waited_ms: u32) {
     let mut by_state = [0usize; 16];
-    let (mut alive, mut running) = (0usize, 0usize);
-    for conn in draining.iter().filter_map(Weak::upgrade) {
-        alive += 1;
+    let (mut held, mut running) = (0usize, 0usize);
+    for conn in draining.iter().filter(|c| Arc::strong_count(c) > 1) {
+        held += 1;
         if conn.state.try_lock().is_none() {
             running += 1;
         }
@@ -319,11 +319,11 @@ fn report_draining<H: Handler>(shared: &Arc<Shared<H>>, draining: &[Weak<Conn<H>
         }
     }
     pr_warn!(
-        "stopping: still waiting after {} s: {} reference(s) to the server, {} closed connection(s) not yet released, {} of them inside their work item",
+        "stopping: still waiting after {} s: {} closed connection(s) still referenced, {} of them inside their work item; {} reference(s) to the server",
         waited_ms / 1000,
-        Arc::strong_count(shared).saturating_sub(1),
-        alive,
-        running
+        held,
+        running,
+        Arc::strong_count(shared).saturating_sub(1)
     );
     for (st, n) in by_state.iter().enumerate().filter(|(_, n)| **n > 0) {
         pr_warn!("stopping:   {} in TCP state {}", n, kernel::tcp::state_name(st as i32));
@@ -344,23 +344,26 @@ impl<H: Handler> Drop for Server<H> {
             t.stop();
         }
         let mut closed = 0usize;
-        // Weak references to what we closed, only to say what is still held if the
-        // drain takes long (allocation failure just means a less detailed report).
-        let mut draining: Vec<Weak<Conn<H>>> = Vec::new();
+        // What we closed, kept (one reference each) to say what is still held if the
+        // drain takes long; a connection is released by everyone else when its count
+        // drops to 1. Allocation failure only makes the report less detailed.
+        let mut draining: Vec<Arc<Conn<H>>> = Vec::new();
         let _ = draining.try_reserve_exact(self.shared.conns.len());
         while let Some(conn) = self.shared.conns.pop() {
             // `pop` took the registry's reference; close() would find it gone, which is
             // fine: it only drops what it finds.
             Conn::close(&conn);
-            let _ = draining.try_push(Arc::downgrade(&conn));
+            let _ = draining.try_push(conn);
             closed += 1;
         }
         // Queued instances of closed connections run, see `closed` and drop their
-        // references; once only ours is left, nothing else refers to the shared state.
+        // references; once only ours are left, nothing else refers to the shared state.
         let mut waited_ms = 0u32;
         loop {
             self.shared.queue.flush();
-            if Arc::strong_count(&self.shared) == 1 {
+            if Arc::strong_count(&self.shared) == 1 + draining.len()
+                && draining.iter().all(|c| Arc::strong_count(c) == 1)
+            {
                 break;
             }
             kernel::time::msleep(10);
@@ -369,6 +372,8 @@ impl<H: Handler> Drop for Server<H> {
                 report_draining(&self.shared, &draining, waited_ms);
             }
         }
+        // The last references to the connections: their sockets are released here, in
+        // process context.
         drop(draining);
         // Every connection is unwatched and every work item finished; a socket callback
         // that entered our trampoline just before its unwatch runs in softirq context:
