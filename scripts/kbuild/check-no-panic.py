@@ -216,12 +216,9 @@ class Graph:
         for i, sym in enumerate(self.elf.syms):
             if sym["name"] in ("init_module", "cleanup_module") and sym["shndx"] != SHN_UNDEF:
                 out.append(("sym", i))
-        for s in self.elf.secs:
+        for s in self.elf.secs:  # the sections rust-object.sh KEEPs (parameter ops...)
             if s["name"] in (".modinfo", "__param", ".init.data", ".exit.data"):
                 out.append(("sec", s["idx"]))
-        for node in self.edges:  # relocations from kept data sections count as roots too
-            if node[0] == "sec" and self.elf.secs[node[1]]["name"] in ("__param",):
-                out.append(node)
         return out
 
 
@@ -233,6 +230,9 @@ def check(path):
     elf = Elf(path)
     g = Graph(elf)
     mod = os.path.basename(path).removesuffix(".rust.o")
+    if not any(s["name"] == "init_module" and s["shndx"] != SHN_UNDEF for s in elf.syms):
+        # Only rust-object.sh's output is cut down to what init_module & co. reach.
+        raise ValueError(f"{path}: no init_module: not a module's linked Rust object")
 
     # Verdict.
     reasons = []
@@ -287,6 +287,25 @@ def check(path):
         for src, dsts in g.edges.items():
             if any(ROOT_RE.match(g.name(d)) for d in dsts):
                 offenders[src] = [(d, o) for d, o in dsts.items() if ROOT_RE.match(g.name(d))]
+    preds = {}
+    for src, dsts in g.edges.items():
+        for dst in dsts:
+            preds.setdefault(dst, set()).add(src)
+
+    def callers_of(m):
+        """The functions outside the panic machinery whose calls lead to helper m."""
+        seen, todo, out = {m}, [m], set()
+        while todo:
+            for p in preds.get(todo.pop(), ()):
+                if p in machinery:
+                    if p not in seen:
+                        seen.add(p)
+                        todo.append(p)
+                else:
+                    out.add(p)
+        return out
+
+    attributed = set()
     print(f"  {len(offenders)} function(s) call panic paths (rewrite them: checked arithmetic, "
           ".get(), let-else, try_* allocation):", file=sys.stderr)
     for src in sorted(offenders, key=lambda n: g.name(n)):
@@ -295,16 +314,22 @@ def check(path):
             for d, offs in sorted(offenders[src], key=lambda x: g.name(x[0])))
         print(f"  - {g.name(src)}", file=sys.stderr)
         print(f"      calls {callees}", file=sys.stderr)
-        if src in locations:
-            print(f"      panic locations: {', '.join(sorted(locations[src]))}", file=sys.stderr)
+        locs = set(locations.get(src, ()))
+        for m in machinery:
+            # A Location LLVM folded into a helper only this function leads to is its own.
+            if m in locations and callers_of(m) == {src}:
+                locs |= locations[m]
+                attributed.add(m)
+        if locs:
+            print(f"      panic locations: {', '.join(sorted(locs))}", file=sys.stderr)
         if src in parent:
             print(f"      reached via {' -> '.join(chain(src))}", file=sys.stderr)
         else:
             print("      reached via (no path from a root found in the relocations)", file=sys.stderr)
-    helper_locs = sorted({l for n in machinery if n in locations for l in locations[n]})
-    if helper_locs:
-        print(f"  panic locations inside the panic helpers (their callers above): "
-              f"{', '.join(helper_locs)}", file=sys.stderr)
+    for n in sorted(machinery - attributed, key=g.name):
+        if n in locations:
+            print(f"  panic locations inside {g.name(n)} (one of its callers above): "
+                  f"{', '.join(sorted(locations[n]))}", file=sys.stderr)
     print("  code inlined into a function is reported as that function's.", file=sys.stderr)
     print(f"  see the instructions: objdump -dr --no-show-raw-insn -C --disassemble=SYMBOL {path}"
           " (SYMBOL: the mangled name, `nm` lists them)", file=sys.stderr)
@@ -315,19 +340,19 @@ def main():
     if len(sys.argv) < 2:
         print("usage: check-no-panic.py MODULE.rust.o...", file=sys.stderr)
         return 2
-    ok = True
+    panicky, broken = [], False
     for path in sys.argv[1:]:
         try:
-            ok = check(path) and ok
+            if not check(path):
+                panicky.append(os.path.basename(path).removesuffix(".rust.o"))
         except (OSError, ValueError) as e:
-            print(f"check-no-panic: {e}", file=sys.stderr)
-            ok = False
-    if not ok:
-        print("check-no-panic: FAILED: a Rust panic in a module oopses the kernel and hangs "
-              "rmmod; make the functions above panic-free (see README, 'Building').",
-              file=sys.stderr)
-        return 1
-    return 0
+            print(f"check-no-panic: cannot check: {e}", file=sys.stderr)
+            broken = True
+    if panicky:
+        print(f"check-no-panic: FAILED ({', '.join(panicky)}): a Rust panic in a module oopses "
+              "the kernel and hangs rmmod; make the functions above panic-free (README, "
+              "'Building and loading').", file=sys.stderr)
+    return 1 if panicky or broken else 0
 
 
 if __name__ == "__main__":
