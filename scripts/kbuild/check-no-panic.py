@@ -217,7 +217,7 @@ class Graph:
             if sym["name"] in ("init_module", "cleanup_module") and sym["shndx"] != SHN_UNDEF:
                 out.append(("sym", i))
         for s in self.elf.secs:  # the sections rust-object.sh KEEPs (parameter ops...)
-            if s["name"] in (".modinfo", "__param", ".init.data", ".exit.data"):
+            if s["name"] in (".modinfo", "__param", ".init.data", ".exit.data", ".init_array"):
                 out.append(("sec", s["idx"]))
         return out
 
