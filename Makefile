@@ -71,6 +71,7 @@ $(BUILD)/%.rust.o: $(BINDINGS) $(RUST_SRCS) scripts/kbuild/rust-object.sh
 modules: $(foreach m,$(MODULES),$(BUILD)/$(m).rust.o)
 	$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) KMODS_MODULES="$(MODULES)" modules
 	@scripts/kbuild/check-modules.sh $(KDIR) $(foreach m,$(MODULES),$(m)/$(m).ko)
+	@scripts/kbuild/check-no-panic.py $(foreach m,$(MODULES),$(BUILD)/$(m).rust.o)
 	@echo "built: $(foreach m,$(MODULES),$(m)/$(m).ko) for $(KREL)"
 
 # Statically linked, so they can be copied into the VM's initramfs as they are.

@@ -55,9 +55,12 @@ check_kernel() {
     out=$OUT/$rel
     mkdir -p "$out"
     step "[$rel] build (KDIR=$kdir)"
-    if ! make -s KDIR="$kdir" all 2>&1 | grep -v '^Skipping BTF generation'; then :; fi
-    if [ ! -f kecho/kecho.ko ] || ! modinfo -F vermagic kecho/kecho.ko | grep -q "^$rel "; then
-        fail "[$rel] build"
+    # make's own status counts too: its post-link checks (check-no-panic.py: a reachable
+    # Rust panic) fail it after the .ko files exist.
+    make -s KDIR="$kdir" all 2>&1 | grep -v '^Skipping BTF generation'
+    local make_rc=${PIPESTATUS[0]}
+    if [ "$make_rc" -ne 0 ] || [ ! -f kecho/kecho.ko ] || ! modinfo -F vermagic kecho/kecho.ko | grep -q "^$rel "; then
+        fail "[$rel] build (make exit status $make_rc)"
         return
     fi
     pass "[$rel] build"

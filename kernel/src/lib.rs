@@ -56,6 +56,7 @@ pub mod prelude {
 /// is a last resort that at least reports where the bug is.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // scripts/kbuild/check-no-panic.py looks for this message's prefix in built modules.
     print::print_fmt(print::Level::Emerg, format_args!("Rust panic: {}", info));
     // SAFETY: `BUG()` has no preconditions; it never returns.
     unsafe { bindings::kmods_helper_bug(true) };

@@ -87,8 +87,11 @@ pub fn print_fmt(level: Level, args: fmt::Arguments<'_>) {
     let mut w = BufWriter::new(&mut buf);
     let _ = w.write_fmt(args);
     let mut len = w.len();
-    if w.truncated() && len >= 3 {
-        buf[len - 3..len].copy_from_slice(b"...");
+    if w.truncated() {
+        // A pattern, not `buf[len - 3..len]`: no index or length check that could panic.
+        if let Some([a, b, c]) = len.checked_sub(3).and_then(|start| buf.get_mut(start..len)) {
+            (*a, *b, *c) = (b'.', b'.', b'.');
+        }
     }
     len = len.min(MAX_LINE);
     let prefix = crate::module::this_module_name();

@@ -83,7 +83,10 @@ impl<H: NetWriteFile> PernetSubsys for NetFile<H> {
             )
         };
         if pde.is_null() {
-            crate::pr_err!("cannot create /proc/net/{:?} (exists already, or out of memory)", H::NAME);
+            // Quoted by hand: `{:?}` of a CStr goes through core's Unicode escaping, whose
+            // table lookups can panic. Names are ASCII constants, so the text is the same.
+            let name = H::NAME.to_str().unwrap_or("?");
+            crate::pr_err!("cannot create /proc/net/\"{}\" (exists already, or out of memory)", name);
             return Err(ENOMEM);
         }
         Ok(())
