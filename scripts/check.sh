@@ -101,8 +101,11 @@ check_kernel() {
         image=$DEBUG_IMAGE moddir=$DEBUG_MODDIR
         # KASAN's shadow (1/8), kmemleak's and lockdep's tables need more than 1 GiB.
         # --no-pvh: this kernel does not start through the PVH entry (nothing on the
-        # console); booting the bzImage costs a few seconds of decompression.
-        vm_args=(--kernel "$image" --mem 2048 --no-pvh)
+        # console); booting the bzImage costs a few seconds of decompression. Under TCG
+        # its TSC is marked unstable and the TSC-deadline timer never fires (boot hangs
+        # in the RCU self-tests): use the LAPIC's own timer.
+        # printk.time=1: the guest tests read the kernel log by timestamp.
+        vm_args=(--kernel "$image" --mem 2048 --no-pvh --append "tsc=reliable lapic=notscdeadline printk.time=1")
     fi
     if [ ! -f "$image" ] || [ ! -d "$moddir/$rel" ]; then
         echo "note: no $image or $moddir/$rel: built only, guest tests skipped for $rel"

@@ -120,9 +120,12 @@ def kasan_flags(args, config):
 
     Rust objects are instrumented like the kernel's C: the same shadow offset, outline
     (calls into the kernel's __asan_load/store*_noabort, which only exist in recover
-    mode) or inline checks, and stack and global redzones. Global redzones are
-    registered by an `asan.module_ctor` in .init_array, which the module loader runs
-    (KASAN selects CONFIG_CONSTRUCTORS); rust-object.sh keeps it.
+    mode) or inline checks, and stack redzones. Not global redzones: those are
+    registered by a constructor whose table names every global of the crate and of
+    core, so it would keep all of them, and all code their vtables point to, alive
+    through rust-object.sh's --gc-sections (and the panic check would see core's
+    unused panicking formatters). Heap and stack accesses are what module code does;
+    its statics are read through safe types.
     """
     if config.get("CONFIG_KASAN_GENERIC") != "y":
         die("only generic KASAN is supported (not SW_TAGS/HW_TAGS)")
@@ -147,7 +150,7 @@ def kasan_flags(args, config):
                            "0" if config.get("CONFIG_KASAN_OUTLINE") == "y" else "10000")
     flags.append(f"-Cllvm-args=-asan-instrumentation-with-call-threshold={threshold}")
     flags.append(f"-Cllvm-args=-asan-stack={params.get('asan-stack', '1' if config.get('CONFIG_KASAN_STACK') == 'y' else '0')}")
-    flags.append(f"-Cllvm-args=-asan-globals={params.get('asan-globals', '1')}")
+    flags.append("-Cllvm-args=-asan-globals=0")
     return flags
 
 def target_spec(extra_features):

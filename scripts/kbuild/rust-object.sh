@@ -4,8 +4,7 @@
 # - binds memcpy & co. to the kernel's exported versions (compiler_builtins' copies are
 #   weak and would otherwise satisfy the references inside the object),
 # - drops LLVM bitcode sections (modpost warns on them),
-# - keeps only code reachable from init_module/cleanup_module (plus .modinfo/__param, and
-#   constructors: under KASAN, the one that registers Rust globals' redzones).
+# - keeps only code reachable from init_module/cleanup_module (plus .modinfo/__param).
 set -euo pipefail
 LIB=$(realpath "$1"); OUT=$(realpath -m "$2")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -30,7 +29,6 @@ SECTIONS {
   __param 0 : ALIGN(8) { KEEP(*(__param)) }
   .init.data 0 : ALIGN(8) { KEEP(*(.init.data)) }
   .exit.data 0 : ALIGN(8) { KEEP(*(.exit.data)) }
-  .init_array 0 : ALIGN(8) { KEEP(*(SORT(.init_array.*))) KEEP(*(.init_array)) }
 }
 LDS
 ld -r --gc-sections -u init_module -u cleanup_module -T keep.ld -o "$OUT.tmp" "${objs[@]}"
