@@ -149,12 +149,18 @@ impl Drop for FunctionTimer {
 }
 
 /// Entry: remember when the call started, in the instance's private data.
+///
+/// Handlers run from the int3 trap, which may interrupt anything, the timekeeping
+/// code's write side included: they read the clock with `ktime_get_mono_fast_ns`,
+/// which is NMI-safe, not `ktime_get_ns`, whose seqcount retry loop could spin forever
+/// there (lockdep reported "inconsistent {INITIAL USE} -> {IN-NMI} usage" on
+/// `tk_core.seq` under make check-debug).
 unsafe extern "C" fn on_entry(ri: *mut bindings::kretprobe_instance, _regs: *mut bindings::pt_regs) -> c_int {
     // SAFETY: called by the kretprobe core with a live instance whose data area holds
     // `data_size` (8) bytes, aligned for u64 (it follows pointer-sized fields).
     unsafe {
         let data = bindings::rust_helper_kretprobe_data(ri).cast::<u64>();
-        data.write(bindings::rust_helper_ktime_get_ns());
+        data.write(bindings::ktime_get_mono_fast_ns());
     }
     0
 }
@@ -166,7 +172,7 @@ unsafe extern "C" fn on_return(ri: *mut bindings::kretprobe_instance, _regs: *mu
     // transparent) while registered. It can be NULL while the probe is being
     // unregistered. Only a shared reference is made, and only atomics are touched.
     unsafe {
-        let now = bindings::rust_helper_ktime_get_ns();
+        let now = bindings::ktime_get_mono_fast_ns();
         let rp = bindings::rust_helper_get_kretprobe(ri);
         let Some(inner) = rp.cast::<Inner>().as_ref() else { return 0 };
         let start = bindings::rust_helper_kretprobe_data(ri).cast::<u64>().read();
