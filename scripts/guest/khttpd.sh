@@ -290,7 +290,10 @@ test_traversal() {
 }
 
 test_200_concurrent_clients() {
-    load
+    # A listen queue as deep as the clients are many: with the default 100, a server
+    # slowed down (the sanitizer kernel serves about 70 req/s) overflows its SYN queue,
+    # and clients whose SYN-cookie handshakes fail are reset (seen: 141 of 4000).
+    load backlog=256
     out=$(htstress -n 4000 -c 100 -t 2 $BASE/hello.txt)
     echo "$out"
     echo "$out" | grep -q '^good requests: *4000 ' || t_fail "not all 4000 requests good (200 concurrent)"
