@@ -41,6 +41,8 @@
 #include <crypto/acompress.h>
 #include <linux/rcupdate.h>
 #include <linux/vmalloc.h>
+#include <linux/timer.h>
+#include <linux/cred.h>
 #include <linux/utsname.h>
 
 #include "../kernel/helpers/helpers.h"
@@ -82,6 +84,8 @@ const unsigned int KMODS_LOOKUP_FOLLOW = LOOKUP_FOLLOW;
 const unsigned int KMODS_LOOKUP_BENEATH = LOOKUP_BENEATH;
 const unsigned int KMODS_LOOKUP_NO_MAGICLINKS = LOOKUP_NO_MAGICLINKS;
 const int KMODS_O_RDONLY = O_RDONLY;
+const int KMODS_MAY_READ = MAY_READ;
+const int KMODS_MAY_OPEN = MAY_OPEN;
 const int KMODS_O_DIRECTORY = O_DIRECTORY;
 const int KMODS_O_LARGEFILE = O_LARGEFILE;
 const int KMODS_O_NOATIME = O_NOATIME;

@@ -81,6 +81,8 @@ check_kernel() {
              "khttpd port:.*(ushort)" "khttpd backlog:.*(int)" "khttpd root:.*(charp)" \
              "khttpd listings:.*(bool)" "khttpd sendfile:.*(bool)" "khttpd timeout_ms:.*(uint)" \
              "khttpd max_active:.*(int)" "khttpd compress:.*(bool)" \
+             "khttpd header_timeout_ms:.*(uint)" "khttpd send_timeout_ms:.*(uint)" "khttpd max_connections:.*(uint)" \
+             "khttpd uid:.*(uint)" "khttpd gid:.*(uint)" "kecho timeout_ms:.*(uint)" "kecho max_connections:.*(uint)" \
              "kprobe-timer symbols:.*(charp)" "kprobe-timer maxactive:.*(int)"; do
         m=${p%% *}; want=${p#* }
         if modinfo "$m/$m.ko" | grep -q "^parm: *$want"; then pass "[$rel] modinfo $m parm $want"; else fail "[$rel] modinfo $m parm $want"; fi
@@ -121,7 +123,7 @@ check_kernel() {
     for ko in $KOS; do
         [ -f "$ko" ] && adds+=(--add "$ko:/modules/")
     done
-    for b in echo-check bench user-echo-server htstress droptw tw-maker; do
+    for b in echo-check bench user-echo-server htstress droptw tw-maker slowclient; do
         [ -x "$bins/$b" ] && adds+=(--add "$bins/$b:/bin/")
     done
     local img vm_rc

@@ -1,4 +1,5 @@
-//! [`Server`]: listener, accept thread, connection registry and per-connection work.
+//! [`Server`]: listener, accept thread, connection registry, per-connection work and
+//! deadlines.
 
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -8,6 +9,7 @@ use kernel::list::{ArcList, Links};
 use kernel::net::{ListenOptions, Shutdown, SocketAddr, SocketEvent, SocketEvents, TcpListener, TcpStream, WatchedStream};
 use kernel::prelude::*;
 use kernel::sync::TryLock;
+use kernel::timer::{self, Timer, TimerItem};
 use kernel::workqueue::{self, Queue, QueueFlags, Work, WorkItem};
 
 /// What a handler wants after serving a connection for a while.
@@ -30,10 +32,22 @@ pub trait Handler: Send + Sync + 'static {
     /// Creates the state for a new connection.
     fn new_state(&self) -> Result<Self::State>;
 
+    /// State for a connection accepted beyond [`ServerConfig::max_connections`]: served
+    /// only to tell the client (e.g. an HTTP 503), then closed. `None` (the default):
+    /// close it at once.
+    fn refusal_state(&self) -> Option<Self::State> {
+        None
+    }
+
     /// Serves the connection: non-blocking reads and writes on `stream` until they
     /// would block (then [`Step::Wait`]), the budget is spent ([`Step::Yield`]) or the
     /// connection is done ([`Step::Close`]). Runs in a worker (process context).
     fn serve(&self, state: &mut Self::State, stream: &TcpStream) -> Step;
+
+    /// When the connection must be served again even if its socket stays quiet
+    /// (monotonic milliseconds, as [`kernel::time::monotonic_ms`]), e.g. to enforce a
+    /// time-out; asked after every [`Step::Wait`]. `None`: only on socket activity.
+    fn deadline(&self, state: &Self::State) -> Option<u64>;
 
     /// Called once per closed connection with its final state (for statistics).
     fn closed(&self, _state: &mut Self::State) {}
@@ -54,11 +68,16 @@ pub struct ServerConfig {
     /// Most work items (connections being served) running at once; 0: the kernel's
     /// default (256). Connections beyond it wait their turn in the queue.
     pub max_active: i32,
-    /// Close connections with no socket activity for this long (0: never).
-    pub idle_timeout_ms: u32,
-    /// Name of the idle-connection reaper thread (used when `idle_timeout_ms` > 0).
-    pub reaper_name: &'static CStr,
+    /// Connections open at once; beyond it a new connection is refused (see
+    /// [`Handler::refusal_state`]). 0: no limit.
+    pub max_connections: u32,
 }
+
+/// Connections refused politely (served a refusal) at once beyond the limit; more than
+/// this are closed without a word.
+const REFUSING_MAX: usize = 64;
+/// Refusals are logged at most this often.
+const REFUSAL_LOG_MS: u64 = 5000;
 
 /// State shared by the accept thread and all connections.
 ///
@@ -71,23 +90,38 @@ struct Shared<H: Handler> {
     stopping: AtomicBool,
     accepted: AtomicU64,
     open: AtomicUsize,
+    refused: AtomicU64,
+    max_connections: usize,
 }
 
 /// One connection. Lifetime: referenced by the registry (until closed), by the socket's
 /// callback data (until unwatched at close) and by each queued instance of its work.
+/// and by its deadline timer while that is pending.
 struct Conn<H: Handler> {
     work: Work<Conn<H>>,
+    timer: Timer<Conn<H>>,
     links: Links<Conn<H>>,
     stream: WatchedStream<Conn<H>>,
     state: TryLock<H::State>,
     closed: AtomicBool,
-    /// Monotonic ms of the last run of the work item (any socket activity).
-    last_active: AtomicU64,
     shared: Arc<Shared<H>>,
 }
 
 kernel::impl_work_item!(impl<H: Handler> Conn<H>, work);
+kernel::impl_timer_item!(impl<H: Handler> Conn<H>, timer);
 kernel::impl_has_links!(impl<H: Handler> Conn<H>, links);
+
+impl<H: Handler> TimerItem for Conn<H> {
+    /// A deadline passed: serve the connection, which acts on it. The timer's reference
+    /// goes to the queue, so it is dropped in a worker, never here in softirq context
+    /// (the last reference releases the socket, which sleeps); if the work is already
+    /// pending, the queued instance holds another, so ours is not the last.
+    fn expired(this: Arc<Self>) {
+        // Not the last reference to `shared` either: `Server::drop` waits for it.
+        let shared = this.shared.clone();
+        let _ = shared.queue.enqueue(this);
+    }
+}
 
 impl<H: Handler> SocketEvents for Conn<H> {
     fn on_socket_event(this: &Arc<Self>, _event: SocketEvent) {
@@ -106,15 +140,33 @@ impl<H: Handler> WorkItem for Conn<H> {
         if this.closed.load(Ordering::Acquire) {
             return;
         }
-        this.last_active.store(kernel::time::monotonic_ms(), Ordering::Relaxed);
-        let step = match this.state.try_lock() {
-            Some(mut state) => this.shared.handler.serve(&mut state, this.stream.stream()),
+        let (step, deadline) = match this.state.try_lock() {
+            Some(mut state) => {
+                let step = this.shared.handler.serve(&mut state, this.stream.stream());
+                let deadline = if step == Step::Wait { this.shared.handler.deadline(&state) } else { None };
+                (step, deadline)
+            }
             // The workqueue never runs one item concurrently with itself; if it somehow
             // did, the running instance will see the socket's new state anyway.
-            None => Step::Wait,
+            None => return,
         };
         match step {
-            Step::Wait => {}
+            Step::Wait => {
+                // A connection closed meanwhile (by rmmod) keeps no timer: Server::drop
+                // cancels what this might still arm.
+                if this.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                match deadline {
+                    Some(at) => {
+                        let ms = at.saturating_sub(kernel::time::monotonic_ms());
+                        let _ = timer::arm_ms(&this, u32::try_from(ms).unwrap_or(u32::MAX));
+                    }
+                    None => {
+                        timer::cancel(&this);
+                    }
+                }
+            }
             Step::Yield => {
                 if !this.closed.load(Ordering::Acquire) {
                     let _ = this.shared.queue.enqueue(this.clone());
@@ -134,6 +186,9 @@ impl<H: Handler> Conn<H> {
             return;
         }
         this.stream.unwatch();
+        // Its reference is dropped here, never the last (the caller holds `this`); a
+        // callback running now hands its reference to the queue.
+        timer::cancel(this);
         let _ = this.stream.stream().shutdown(Shutdown::Both);
         if let Some(mut state) = this.state.try_lock() {
             this.shared.handler.closed(&mut state);
@@ -148,7 +203,6 @@ pub struct Server<H: Handler> {
     shared: Arc<Shared<H>>,
     listener: Arc<TcpListener>,
     acceptor: Option<Thread>,
-    reaper: Option<Thread>,
 }
 
 impl<H: Handler> Server<H> {
@@ -167,24 +221,12 @@ impl<H: Handler> Server<H> {
             stopping: AtomicBool::new(false),
             accepted: AtomicU64::new(0),
             open: AtomicUsize::new(0),
+            refused: AtomicU64::new(0),
+            max_connections: if config.max_connections == 0 { usize::MAX } else { config.max_connections as usize },
         })?;
-        let reaper = if config.idle_timeout_ms > 0 {
-            let (s, t) = (shared.clone(), config.idle_timeout_ms);
-            Some(Thread::spawn(config.reaper_name, move || reap_loop(s, t))?)
-        } else {
-            None
-        };
         let (s, l) = (shared.clone(), listener.clone());
-        let acceptor = match Thread::spawn(config.thread_name, move || accept_loop(s, l)) {
-            Ok(t) => t,
-            Err(e) => {
-                if let Some(r) = reaper {
-                    r.stop();
-                }
-                return Err(e);
-            }
-        };
-        Ok(Server { shared, listener, acceptor: Some(acceptor), reaper })
+        let acceptor = Thread::spawn(config.thread_name, move || accept_loop(s, l))?;
+        Ok(Server { shared, listener, acceptor: Some(acceptor) })
     }
 
     /// The handler, e.g. for statistics.
@@ -201,17 +243,23 @@ impl<H: Handler> Server<H> {
     pub fn open_connections(&self) -> usize {
         self.shared.open.load(Ordering::Relaxed)
     }
+
+    /// Connections refused so far because `max_connections` were open.
+    pub fn refused(&self) -> u64 {
+        self.shared.refused.load(Ordering::Relaxed)
+    }
 }
 
 fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>) -> i32 {
     let mut reported = false;
+    let mut refusals = RefusalLog { last_ms: 0, logged: 0 };
     while !kthread::should_stop() && !shared.stopping.load(Ordering::Acquire) {
         match listener.accept(true) {
             Ok(stream) => {
                 if shared.stopping.load(Ordering::Acquire) {
                     break;
                 }
-                if let Err(e) = add_connection(&shared, stream) {
+                if let Err(e) = add_connection(&shared, stream, &mut refusals) {
                     // The stream was dropped (closed) by add_connection; keep serving others.
                     if !reported {
                         pr_warn!("dropping a new connection: {:?}", e);
@@ -239,49 +287,54 @@ fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>) -
     0
 }
 
-/// Closes connections idle for longer than `timeout_ms`, checking a few times per
-/// timeout period.
-fn reap_loop<H: Handler>(shared: Arc<Shared<H>>, timeout_ms: u32) -> i32 {
-    const BATCH: usize = 32;
-    let tick = (timeout_ms / 4).clamp(10, 100);
-    let mut slept = 0u32;
-    while !kthread::should_stop() {
-        kernel::time::msleep(tick);
-        slept += tick;
-        if slept < timeout_ms / 4 {
-            continue;
-        }
-        slept = 0;
-        loop {
-            let now = kernel::time::monotonic_ms();
-            let mut idle: [Option<Arc<Conn<H>>>; BATCH] = Default::default();
-            let n = shared.conns.collect_matching(
-                |c| now.saturating_sub(c.last_active.load(Ordering::Relaxed)) > u64::from(timeout_ms),
-                &mut idle,
-            );
-            for c in idle.iter().flatten() {
-                Conn::close(c);
-            }
-            if n < BATCH || kthread::should_stop() {
-                break;
-            }
-        }
-    }
-    0
+/// Rate limit of the refusal log line; touched by the accept thread only.
+struct RefusalLog {
+    last_ms: u64,
+    /// `Shared::refused` when the last line was logged.
+    logged: u64,
 }
 
-fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream) -> Result {
+impl RefusalLog {
+    fn note<H: Handler>(&mut self, shared: &Shared<H>) {
+        let total = shared.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = kernel::time::monotonic_ms();
+        if self.logged == 0 || now.saturating_sub(self.last_ms) >= REFUSAL_LOG_MS {
+            pr_warn!(
+                "connection limit reached ({} open, max_connections {}): refused {} connection(s) since the last report, {} in all",
+                shared.open.load(Ordering::Relaxed),
+                shared.max_connections,
+                total - self.logged,
+                total
+            );
+            self.last_ms = now;
+            self.logged = total;
+        }
+    }
+}
+
+fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, refusals: &mut RefusalLog) -> Result {
+    let open = shared.open.load(Ordering::Relaxed);
+    let state = if open < shared.max_connections {
+        shared.handler.new_state()?
+    } else {
+        refusals.note(shared);
+        match shared.handler.refusal_state() {
+            Some(state) if open < shared.max_connections.saturating_add(REFUSING_MAX) => state,
+            // Dropping the stream closes it.
+            _ => return Ok(()),
+        }
+    };
     stream.set_nodelay();
-    let state = shared.handler.new_state()?;
-    let conn = workqueue::new_work_item(Conn {
+    let mut conn = workqueue::new_work_item(Conn {
         work: Work::new(),
+        timer: Timer::new(),
         links: Links::new(),
         stream: WatchedStream::new(stream),
         state: TryLock::new(state),
         closed: AtomicBool::new(false),
-        last_active: AtomicU64::new(kernel::time::monotonic_ms()),
         shared: shared.clone(),
     })?;
+    timer::init(&mut conn)?;
     shared.accepted.fetch_add(1, Ordering::Relaxed);
     shared.open.fetch_add(1, Ordering::Relaxed);
     if let Err(c) = shared.conns.push(conn.clone()) {
@@ -340,9 +393,6 @@ impl<H: Handler> Drop for Server<H> {
         if let Some(t) = self.acceptor.take() {
             t.stop();
         }
-        if let Some(t) = self.reaper.take() {
-            t.stop();
-        }
         let mut closed = 0usize;
         // What we closed, kept (one reference each) to say what is still held if the
         // drain takes long; a connection is released by everyone else when its count
@@ -361,6 +411,11 @@ impl<H: Handler> Drop for Server<H> {
         let mut waited_ms = 0u32;
         loop {
             self.shared.queue.flush();
+            // A work item that ran while its connection was being closed may have armed
+            // its timer after close() cancelled it; a firing timer queues the work.
+            for conn in draining.iter() {
+                timer::cancel_sync(conn);
+            }
             if Arc::strong_count(&self.shared) == 1 + draining.len()
                 && draining.iter().all(|c| Arc::strong_count(c) == 1)
             {

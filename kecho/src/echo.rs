@@ -11,34 +11,55 @@ const BUF_SIZE: usize = 4096;
 /// Receive/send rounds per run before yielding the worker to other connections.
 const BUDGET: usize = 32;
 
-/// Echo server statistics, shared by all connections.
+/// Echo server settings and statistics, shared by all connections.
 pub struct Echo {
     bytes: AtomicU64,
+    /// Close a connection after this long without a byte in or out (ms; 0: never).
+    timeout_ms: u32,
 }
 
 impl Echo {
-    pub fn new() -> Self {
-        Echo { bytes: AtomicU64::new(0) }
+    pub fn new(timeout_ms: u32) -> Self {
+        Echo { bytes: AtomicU64::new(0), timeout_ms }
+    }
+
+    /// What to do instead of waiting: close a connection idle for too long.
+    fn wait(&self, c: &mut Conn, now: u64) -> Step {
+        if self.timeout_ms > 0 && now.saturating_sub(c.active_ms) >= u64::from(self.timeout_ms) {
+            return Step::Close;
+        }
+        if c.sent == c.filled {
+            // Nothing pending: an idle connection keeps no buffer.
+            c.buf = Vec::new();
+        }
+        Step::Wait
     }
 }
 
-/// One connection's buffer: `buf[sent..filled]` is received but not yet echoed.
+/// One connection: `buf[sent..filled]` is received but not yet echoed; `buf` is empty
+/// while the connection idles.
 pub struct Conn {
     buf: Vec<u8>,
     filled: usize,
     sent: usize,
     eof: bool,
+    /// Monotonic ms of the last byte received or sent (or of the accept).
+    active_ms: u64,
 }
 
 impl Handler for Echo {
     type State = Conn;
 
     fn new_state(&self) -> Result<Conn> {
-        let buf = kernel::allocator::try_vec(BUF_SIZE, 0u8)?;
-        Ok(Conn { buf, filled: 0, sent: 0, eof: false })
+        Ok(Conn { buf: Vec::new(), filled: 0, sent: 0, eof: false, active_ms: kernel::time::monotonic_ms() })
+    }
+
+    fn deadline(&self, c: &Conn) -> Option<u64> {
+        (self.timeout_ms > 0).then(|| c.active_ms.saturating_add(u64::from(self.timeout_ms)))
     }
 
     fn serve(&self, c: &mut Conn, stream: &TcpStream) -> Step {
+        let now = kernel::time::monotonic_ms();
         for _ in 0..BUDGET {
             // Echo what is pending before reading more, so a slow reader slows its
             // writer (the socket's receive window) instead of growing our buffer.
@@ -47,10 +68,11 @@ impl Handler for Echo {
                 match stream.write(pending, false) {
                     Ok(n) => {
                         c.sent += n;
+                        c.active_ms = now;
                         self.bytes.fetch_add(n as u64, Ordering::Relaxed);
                     }
                     // Resumed by the socket's write-space callback.
-                    Err(e) if e == EAGAIN => return Step::Wait,
+                    Err(e) if e == EAGAIN => return self.wait(c, now),
                     Err(_) => return Step::Close,
                 }
             }
@@ -59,10 +81,19 @@ impl Handler for Echo {
             if c.eof {
                 return Step::Close;
             }
+            if c.buf.is_empty() {
+                match kernel::allocator::try_vec(BUF_SIZE, 0u8) {
+                    Ok(b) => c.buf = b,
+                    Err(_) => return Step::Close,
+                }
+            }
             match stream.read(&mut c.buf, false) {
                 Ok(0) => c.eof = true,
-                Ok(n) => c.filled = n,
-                Err(e) if e == EAGAIN => return Step::Wait,
+                Ok(n) => {
+                    c.filled = n;
+                    c.active_ms = now;
+                }
+                Err(e) if e == EAGAIN => return self.wait(c, now),
                 Err(_) => return Step::Close,
             }
         }

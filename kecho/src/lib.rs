@@ -35,18 +35,19 @@ impl Module for Kecho {
             backlog,
             queue_flags,
             max_active: 0,
-            // Echo sessions are long-lived by nature: no idle timeout.
-            idle_timeout_ms: 0,
-            reaper_name: c"kecho_reaper",
+            max_connections: params::max_connections.get(),
         };
-        let server = Server::start(config, echo::Echo::new()).inspect_err(|e| {
+        let timeout_ms = params::timeout_ms.get();
+        let server = Server::start(config, echo::Echo::new(timeout_ms)).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "listening on port {} (backlog {}, {} workqueue)",
+            "listening on port {} (backlog {}, {} workqueue, idle timeout {} ms, at most {} connections)",
             port,
             backlog,
-            if bench { "bound per-CPU" } else { "unbound" }
+            if bench { "bound per-CPU" } else { "unbound" },
+            timeout_ms,
+            params::max_connections.get()
         );
         Ok(Kecho { server })
     }
@@ -56,7 +57,12 @@ impl Drop for Kecho {
     fn drop(&mut self) {
         let accepted = self.server.accepted();
         let open = self.server.open_connections();
-        pr_info!("stopping: {} connection(s) served, {} still open", accepted, open);
+        pr_info!(
+            "stopping: {} connection(s) served, {} refused, {} still open",
+            accepted,
+            self.server.refused(),
+            open
+        );
         // Dropping the server closes every connection and waits for every work item.
     }
 }
@@ -70,6 +76,8 @@ module! {
     params: {
         port: u16 { default: 12345, permissions: 0o444, description: "TCP port to listen on (all IPv4 addresses)" },
         backlog: i32 { default: 128, permissions: 0o444, description: "Listen backlog" },
+        timeout_ms: u32 { default: 600000, permissions: 0o444, description: "Close connections with no byte received or sent for this many milliseconds (default 10 minutes); 0 = never" },
+        max_connections: u32 { default: 16384, permissions: 0o444, description: "Most connections open at once; more are closed at accept (logged at most every 5 s); 0 = no limit" },
         bench: bool { default: false, permissions: 0o444, description: "0: unbound CMWQ workqueue; 1: bound per-CPU workqueue (locality, as the system queue)" },
     },
 }

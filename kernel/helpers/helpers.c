@@ -20,6 +20,11 @@
 #include <linux/err.h>
 #include <linux/timekeeping.h>
 #include <linux/cred.h>
+#include <linux/timer.h>
+#include <linux/jiffies.h>
+#include <linux/version.h>
+#include <linux/capability.h>
+#include <linux/uidgid.h>
 #include <linux/fs.h>
 #include <linux/file.h>
 #include <linux/stat.h>
@@ -120,6 +125,22 @@ unsigned int rust_helper_path_mode(const struct path *path)
 
 	return inode ? inode->i_mode : 0;
 }
+void rust_helper_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *))
+{
+	timer_setup(timer, fn, 0);
+}
+int rust_helper_mod_timer_ms(struct timer_list *timer, unsigned int ms)
+{
+	return mod_timer(timer, jiffies + msecs_to_jiffies(ms));
+}
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+int rust_helper_timer_delete(struct timer_list *timer) { return timer_delete(timer); }
+int rust_helper_timer_delete_sync(struct timer_list *timer) { return timer_delete_sync(timer); }
+#else
+int rust_helper_timer_delete(struct timer_list *timer) { return del_timer(timer); }
+int rust_helper_timer_delete_sync(struct timer_list *timer) { return del_timer_sync(timer); }
+#endif
+
 void rust_helper_fput_now(struct file *file)
 {
 	if (current->flags & PF_KTHREAD)
@@ -129,6 +150,37 @@ void rust_helper_fput_now(struct file *file)
 }
 
 const struct cred *rust_helper_current_cred(void) { return current_cred(); }
+
+int rust_helper_path_permission(const struct path *path, int mask)
+{
+	return path_permission(path, mask);
+}
+
+const struct cred *rust_helper_unprivileged_cred(unsigned int uid, unsigned int gid)
+{
+	kuid_t kuid = make_kuid(&init_user_ns, uid);
+	kgid_t kgid = make_kgid(&init_user_ns, gid);
+	struct cred *cred;
+
+	if (!uid_valid(kuid) || !gid_valid(kgid))
+		return ERR_PTR(-EINVAL);
+	cred = prepare_kernel_cred(&init_task);
+	if (!cred)
+		return ERR_PTR(-ENOMEM);
+	cred->uid = cred->euid = cred->suid = cred->fsuid = kuid;
+	cred->gid = cred->egid = cred->sgid = cred->fsgid = kgid;
+	cap_clear(cred->cap_inheritable);
+	cap_clear(cred->cap_permitted);
+	cap_clear(cred->cap_effective);
+	cap_clear(cred->cap_bset);
+	cap_clear(cred->cap_ambient);
+	/* init's supplementary groups are empty: only kgid's group applies. */
+	return cred;
+}
+
+const struct cred *rust_helper_override_creds(const struct cred *cred) { return override_creds(cred); }
+void rust_helper_revert_creds(const struct cred *old) { revert_creds(old); }
+void rust_helper_put_cred(const struct cred *cred) { put_cred(cred); }
 
 size_t rust_helper_layout(unsigned int item)
 {

@@ -52,6 +52,15 @@ void rust_helper_init_work(struct work_struct *work, void (*func)(struct work_st
 bool rust_helper_queue_work(struct workqueue_struct *wq, struct work_struct *work);
 void rust_helper_flush_workqueue(struct workqueue_struct *wq);
 
+/* timers (kernel/src/timer.rs); del_timer* became timer_delete* in 6.2 */
+struct timer_list;
+void rust_helper_timer_setup(struct timer_list *timer, void (*fn)(struct timer_list *));
+/* mod_timer(timer, jiffies + msecs_to_jiffies(ms)): 1 if the timer was pending */
+int rust_helper_mod_timer_ms(struct timer_list *timer, unsigned int ms);
+/* 1 if a pending timer was deactivated */
+int rust_helper_timer_delete(struct timer_list *timer);
+int rust_helper_timer_delete_sync(struct timer_list *timer);
+
 /* kthreads */
 struct task_struct *rust_helper_kthread_create(int (*fn)(void *), void *data, const char *name);
 void rust_helper_get_task_struct(struct task_struct *t);
@@ -103,6 +112,15 @@ unsigned int rust_helper_dentry_flags(const struct dentry *d);
 /* Exported by fs/namei.c but declared only in fs/internal.h. */
 extern int vfs_path_lookup(struct dentry *, struct vfsmount *, const char *, unsigned int, struct path *);
 const struct cred *rust_helper_current_cred(void);
+/* inode_permission() of the path's inode for the current credentials (MAY_* mask) */
+int rust_helper_path_permission(const struct path *path, int mask);
+
+/* credentials (kernel/src/cred.rs) */
+/* A copy of init's credentials with every uid/gid set to these and no capabilities. */
+const struct cred *rust_helper_unprivileged_cred(unsigned int uid, unsigned int gid);
+const struct cred *rust_helper_override_creds(const struct cred *cred);
+void rust_helper_revert_creds(const struct cred *old);
+void rust_helper_put_cred(const struct cred *cred);
 
 /*
  * drop-tcp-socket: network namespaces, proc files, user copies, TCP lookup and drop

@@ -52,13 +52,6 @@ pub struct Stat {
     pub mtime: i64,
 }
 
-impl Stat {
-    /// True if anybody may read it (`S_IROTH`).
-    pub fn world_readable(&self) -> bool {
-        self.perm & 0o004 != 0
-    }
-}
-
 /// A reference to a looked-up file system object (`struct path`); dropping it puts it.
 ///
 /// # Invariants
@@ -94,8 +87,10 @@ impl PathRef {
         })
     }
 
-    /// Opens the object for reading. Refuses anything but regular files and directories
-    /// (`EACCES`), so special files are never opened.
+    /// Opens the object for reading, if the current task's credentials may read it (as
+    /// `open(2)` checks: mode bits, ACLs, security modules; `EACCES` otherwise). Refuses
+    /// anything but regular files and directories (`EACCES`), so special files are never
+    /// opened.
     pub fn open(&self) -> Result<File> {
         // The type from the inode itself: a referenced dentry's inode does not change
         // type, and this saves a second getattr after `stat`.
@@ -108,6 +103,11 @@ impl PathRef {
             FileKind::Directory => flags |= bindings::KMODS_O_DIRECTORY,
             _ => return Err(EACCES),
         }
+        // dentry_open itself checks only the security modules' file_open hook.
+        // SAFETY: `self.path` is a valid referenced path (invariant).
+        to_result(unsafe {
+            bindings::rust_helper_path_permission(&self.path, bindings::KMODS_MAY_READ | bindings::KMODS_MAY_OPEN)
+        })?;
         // SAFETY: `self.path` is valid; dentry_open takes its own references; the
         // current task's credentials are valid for the call.
         let f = unsafe { bindings::dentry_open(&self.path, flags, bindings::rust_helper_current_cred()) };

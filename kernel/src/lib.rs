@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod allocator;
 pub mod cpu;
+pub mod cred;
 pub mod crypto;
 pub mod error;
 pub mod fs;
@@ -27,6 +28,7 @@ pub mod param;
 pub mod print;
 pub mod sync;
 pub mod time;
+pub mod timer;
 pub mod workqueue;
 
 // Network namespaces, /proc/net files, user copies, TCP socket dropping (drop-tcp-socket).

@@ -9,7 +9,6 @@ use khttpd::http::html::{self, Entry, Listing};
 use khttpd::http::parser::{self, Status};
 use khttpd::http::path;
 use khttpd::http::response::{self, Body, Head, StatusCode};
-use khttpd::http::timer::{Slot, TimerHeap};
 use khttpd::http::{chunked, date, mime, Writer};
 
 /// xorshift64* — small, fast, good enough to drive mutations.
@@ -421,35 +420,5 @@ fn framing_and_chunks_never_panic() {
         let mut w = Writer::new(&mut buf);
         let _ = chunked::write_chunk(&rng.bytes(100), &mut w);
         let _ = chunked::write_chunk_header(rng.next() as usize, &mut w);
-    }
-}
-
-#[test]
-fn timer_never_panics() {
-    let mut rng = Rng(SEED ^ 8);
-    for _ in 0..50 {
-        let cap = rng.below(40);
-        let mut h = TimerHeap::new(vec![Slot::EMPTY; cap]);
-        for _ in 0..2_000 {
-            let id = rng.below(cap + 3);
-            match rng.below(5) {
-                0 | 1 => {
-                    let r = h.set(id, rng.next());
-                    assert_eq!(r.is_ok(), id < cap);
-                }
-                2 => {
-                    let _ = h.remove(id);
-                }
-                3 => {
-                    let _ = h.pop_expired(rng.next());
-                }
-                _ => {
-                    let before = h.len();
-                    let popped = h.pop();
-                    assert_eq!(popped.is_some(), before > 0);
-                }
-            }
-            assert!(h.len() <= cap);
-        }
     }
 }

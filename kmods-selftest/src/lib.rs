@@ -17,6 +17,7 @@ use kernel::fs::File;
 use kernel::kthread::{self, Thread};
 use kernel::list::Links;
 use kernel::prelude::*;
+use kernel::timer::{self, Timer, TimerItem};
 use kernel::workqueue::{self, Queue, QueueFlags, Work, WorkItem};
 
 struct Selftest;
@@ -163,6 +164,56 @@ fn read_dir_root() -> Outcome {
     check(entries > 0 && proc_seen, "no 'proc' entry in /")
 }
 
+struct Tick {
+    timer: Timer<Tick>,
+    fired: AtomicUsize,
+}
+kernel::impl_timer_item!(Tick, timer);
+
+impl TimerItem for Tick {
+    fn expired(this: Arc<Self>) {
+        // Not the last reference (the test holds one), so dropping it here is fine.
+        this.fired.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn new_tick() -> core::result::Result<Arc<Tick>, &'static str> {
+    let mut t = kernel::allocator::try_arc(Tick { timer: Timer::new(), fired: AtomicUsize::new(0) })
+        .map_err(|_| "no memory")?;
+    timer::init(&mut t).map_err(|_| "init refused on the only reference")?;
+    Ok(t)
+}
+
+/// A timer armed twice holds one reference, fires once, and gives it back.
+fn timer_fires_once() -> Outcome {
+    let t = new_tick()?;
+    check(timer::arm_ms(&t, 20).is_ok() && timer::arm_ms(&t, 20).is_ok(), "arm failed")?;
+    check(Arc::strong_count(&t) == 2, "a pending timer does not hold exactly one reference")?;
+    let mut waited = 0;
+    while t.fired.load(Ordering::Relaxed) == 0 && waited < 5000 {
+        kernel::time::msleep(10);
+        waited += 10;
+    }
+    kernel::time::msleep(50);
+    check(t.fired.load(Ordering::Relaxed) == 1, "the timer did not fire exactly once")?;
+    check(Arc::strong_count(&t) == 1, "the callback kept or lost a reference")
+}
+
+/// Cancelling a pending timer hands its reference back; init needs the only reference.
+fn timer_cancel_and_init() -> Outcome {
+    let t = new_tick()?;
+    check(timer::arm_ms(&t, 60_000).is_ok(), "arm failed")?;
+    check(timer::cancel(&t), "cancel did not find the pending timer")?;
+    check(Arc::strong_count(&t) == 1, "cancel did not give the reference back")?;
+    check(!timer::cancel(&t) && !timer::cancel_sync(&t), "cancelled an idle timer")?;
+    check(timer::arm_ms(&t, 60_000).is_ok() && timer::cancel_sync(&t), "cancel_sync missed a pending timer")?;
+    check(t.fired.load(Ordering::Relaxed) == 0 && Arc::strong_count(&t) == 1, "cancelled timer fired or leaked")?;
+    let mut shared = t.clone();
+    check(timer::init(&mut shared).is_err(), "init accepted a shared item")?;
+    let raw = kernel::allocator::try_arc(Tick { timer: Timer::new(), fired: AtomicUsize::new(0) }).map_err(|_| "no memory")?;
+    check(timer::arm_ms(&raw, 1).is_err(), "armed a timer that was never set up")
+}
+
 const TESTS: &[(&str, fn() -> Outcome)] = &[
     ("arc_list_reused_address", arc_list_reused_address),
     ("thread_returns_at_once", thread_returns_at_once),
@@ -170,6 +221,8 @@ const TESTS: &[(&str, fn() -> Outcome)] = &[
     ("spinlock_two_threads", spinlock_two_threads),
     ("work_item_runs", work_item_runs),
     ("read_dir_root", read_dir_root),
+    ("timer_fires_once", timer_fires_once),
+    ("timer_cancel_and_init", timer_cancel_and_init),
 ];
 
 impl Module for Selftest {

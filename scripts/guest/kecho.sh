@@ -111,7 +111,42 @@ test_port_in_use() {
     [ ! -d /sys/module/kecho ] || t_fail "module left loaded"
 }
 
+# timeout_ms: a silent connection is closed, a talking one is not.
+test_idle_timeout() {
+    load timeout_ms=1000
+    t_assert_eq 1000 "$(cat /sys/module/kecho/parameters/timeout_ms)" "timeout_ms"
+    start=$(date +%s)
+    sleep 12 | { t_timeout 10 nc 127.0.0.1 $PORT; echo $? > /tmp/nc_rc; date +%s > /tmp/nc_end; }
+    took=$(( $(cat /tmp/nc_end) - start ))
+    echo "silent echo connection closed after $took s (nc status $(cat /tmp/nc_rc))"
+    [ "$(cat /tmp/nc_rc)" -ne 124 ] && [ $took -le 5 ] || t_fail "silent connection not closed within 5 s"
+    # one line every 0.5 s for 3 s: every line comes back
+    out=$( (for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.5; done) | nc -w 3 127.0.0.1 $PORT | wc -l)
+    t_assert_eq 6 "$out" "lines echoed on a connection that keeps talking"
+    unload
+}
+
+# max_connections: the connection over the cap is closed at once; the others echo on.
+test_connection_cap() {
+    load max_connections=5 timeout_ms=60000
+    t_dmesg_mark
+    for i in 1 2 3 4 5; do sleep 8 | nc 127.0.0.1 $PORT > /dev/null & done
+    sleep 2
+    start=$(date +%s)
+    (echo "over the cap"; sleep 5) | { t_timeout 10 nc 127.0.0.1 $PORT > /tmp/cap.out; date +%s > /tmp/nc_end; }
+    took=$(( $(cat /tmp/nc_end) - start ))
+    t_assert_eq 0 "$(wc -c < /tmp/cap.out)" "no echo over the cap"
+    [ $took -le 3 ] || t_fail "connection over the cap not closed at once ($took s)"
+    t_dmesg_new | grep -q 'connection limit reached (5 open, max_connections 5)' || t_fail "no refusal log line"
+    wait
+    sleep 1
+    echo-check payload --addr "$ADDR" --size 13 || t_fail "echo again below the cap"
+    unload
+}
+
 t_run kecho_params_visible test_params_visible
+t_run kecho_idle_timeout test_idle_timeout
+t_run kecho_connection_cap test_connection_cap
 t_run kecho_echo_small test_echo_small
 t_run kecho_echo_binary_1mib test_echo_binary_1mib
 t_run kecho_bound_queue_mode test_bound_queue_mode

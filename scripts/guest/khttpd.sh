@@ -37,6 +37,21 @@ make_tree() {
     # sizes around the splice threshold (16 KiB) and the copy chunk (32 KiB)
     for n in 16383 16384 16385 32768 100001; do head -c $n $WWW/big.bin > $WWW/size-$n.bin; done
     chmod -R a+rX $WWW; chmod 600 $WWW/private.txt
+    # Least privilege (served as nobody:nogroup, 65534:65534, by default)
+    P=$WWW/perm
+    mkdir -p $P/private-dir $P/open-dir
+    echo "in a private dir" > $P/private-dir/pub.txt; chmod 644 $P/private-dir/pub.txt
+    chmod 700 $P/private-dir
+    echo "group" > $P/group.txt; chown 0:65534 $P/group.txt; chmod 640 $P/group.txt
+    echo "other group" > $P/other-group.txt; chown 0:1000 $P/other-group.txt; chmod 640 $P/other-group.txt
+    echo "nobody's own" > $P/nobody.txt; chown 65534:65534 $P/nobody.txt; chmod 600 $P/nobody.txt
+    echo "root only" > $P/root-only.txt; chmod 600 $P/root-only.txt
+    ln -s root-only.txt $P/link-to-private
+    ln -s private-dir/pub.txt $P/link-into-private-dir
+    echo "open" > $P/open-dir/file.txt; chmod 644 $P/open-dir/file.txt
+    # a directory one may search (x) but not list (r)
+    mkdir -p $P/search-only; echo "known name" > $P/search-only/known.txt
+    chmod 644 $P/search-only/known.txt; chmod 711 $P/search-only
 }
 
 load() { rmmod khttpd 2>/dev/null; insmod "$KO" root=$WWW "$@" || { t_fail "insmod $*"; return 1; }; t_wait_port $PORT 10 || t_fail "no listener on $PORT"; }
@@ -101,7 +116,7 @@ test_status_codes() {
     load
     t_assert_eq 404 "$(code $BASE/nope.txt)" "missing file"
     t_assert_eq 404 "$(code $BASE/hello.txt/x)" "file used as directory"
-    t_assert_eq 403 "$(code $BASE/private.txt)" "non-world-readable file"
+    t_assert_eq 403 "$(code $BASE/private.txt)" "file only its owner (root) may read"
     t_assert_eq 403 "$(code $BASE/fifo)" "fifo"
     t_assert_eq 403 "$(code $BASE/nulldev)" "device node"
     m=$(code -X DELETE $BASE/hello.txt)
@@ -323,23 +338,177 @@ test_rmmod_under_load() {
     unload
 }
 
+# The kernel decides with the credentials of uid/gid (default nobody/nogroup), not root's.
+test_least_privilege() {
+    load
+    t_assert_eq 65534 "$(cat /sys/module/khttpd/parameters/uid)" "default uid"
+    t_assert_eq 65534 "$(cat /sys/module/khttpd/parameters/gid)" "default gid"
+    t_assert_eq 403 "$(code $BASE/perm/private-dir/)" "listing of a 0700 directory"
+    t_assert_eq 403 "$(code $BASE/perm/private-dir/pub.txt)" "world-readable file in a 0700 directory"
+    curl -s $BASE/perm/private-dir/pub.txt | grep -q "in a private dir" && t_fail "file in a private directory leaked"
+    t_assert_eq 403 "$(code $BASE/perm/root-only.txt)" "0600 file of root"
+    t_assert_eq "group" "$(curl -s $BASE/perm/group.txt)" "0640 file of group nogroup"
+    t_assert_eq 403 "$(code $BASE/perm/other-group.txt)" "0640 file of another group"
+    t_assert_eq "nobody's own" "$(curl -s $BASE/perm/nobody.txt)" "0600 file of nobody"
+    t_assert_eq 403 "$(code $BASE/perm/link-to-private)" "symlink to a file nobody may not read"
+    t_assert_eq 403 "$(code $BASE/perm/link-into-private-dir)" "symlink into a 0700 directory"
+    t_assert_eq "open" "$(curl -s $BASE/perm/open-dir/file.txt)" "ordinary file"
+    t_assert_eq 403 "$(code $BASE/perm/search-only/)" "listing of a 0711 directory"
+    t_assert_eq "known name" "$(curl -s $BASE/perm/search-only/known.txt)" "file in a 0711 directory"
+    # The listing of perm/ names the private directory (its parent is readable) but
+    # nothing inside it.
+    page=$(curl -s $BASE/perm/)
+    echo "$page" | grep -q 'href="private-dir/"' || t_fail "private-dir missing from its parent's listing"
+    echo "$page" | grep -q 'pub.txt' && t_fail "listing shows a name inside a private directory"
+    # compressed responses go through the same checks
+    t_assert_eq 403 "$(code -H 'Accept-Encoding: gzip' $BASE/perm/root-only.txt)" "0600 file, gzip asked"
+    unload
+    # Another user: the group file is no longer readable, the other group's is.
+    load uid=1000 gid=1000
+    t_assert_eq 403 "$(code $BASE/perm/group.txt)" "uid 1000: nogroup's file"
+    t_assert_eq "other group" "$(curl -s $BASE/perm/other-group.txt)" "uid 1000: its group's file"
+    t_assert_eq 403 "$(code $BASE/perm/nobody.txt)" "uid 1000: nobody's 0600 file"
+    unload
+    rmmod khttpd 2>/dev/null
+    insmod $KO root=$WWW uid=4294967295 2>/dev/null && { t_fail "uid -1 accepted"; rmmod khttpd; }
+    true
+}
+
+# The server-side state of the connection from client port $1 (hex state of
+# /proc/net/tcp; 01 established, 04 fin-wait-1, none: gone).
+server_sock_state() {
+    lport=$(printf '%04X' $PORT); cport=$(printf '%04X' "$1")
+    awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { print $4; found=1 } END { if (!found) print "none" }' /proc/net/tcp
+}
+
+# Keep-alive idle time-out, and a connection that never sends a byte.
 test_idle_timeout() {
-    load timeout_ms=1000
+    load timeout_ms=1000 header_timeout_ms=2000
     t_assert_eq 1000 "$(cat /sys/module/khttpd/parameters/timeout_ms)" "timeout_ms"
-    # A client that connects and says nothing is closed after about a second: nc then
-    # exits long before its stdin (sleep 20) ends.
+    # A client that connects and says nothing is closed by the head deadline, without
+    # a word: nc then exits long before its stdin (sleep 12) ends.
     start=$(date +%s)
-    sleep 12 | { t_timeout 10 nc 127.0.0.1 $PORT; echo $? > /tmp/nc_rc; date +%s > /tmp/nc_end; }
+    sleep 12 | { t_timeout 10 nc 127.0.0.1 $PORT > /tmp/nc_out; echo $? > /tmp/nc_rc; date +%s > /tmp/nc_end; }
     took=$(( $(cat /tmp/nc_end) - start ))
-    echo "idle connection closed after $took s (nc status $(cat /tmp/nc_rc))"
-    [ "$(cat /tmp/nc_rc)" -ne 124 ] && [ $took -le 8 ] || t_fail "idle connection not closed within 8 s"
+    echo "silent connection closed after $took s (nc status $(cat /tmp/nc_rc))"
+    [ "$(cat /tmp/nc_rc)" -ne 124 ] && [ $took -le 6 ] || t_fail "silent connection not closed within 6 s"
+    t_assert_eq 0 "$(wc -c < /tmp/nc_out)" "nothing sent to a silent connection"
+    # After a response, the keep-alive time-out (1 s) applies.
+    start=$(date +%s)
+    (printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 12) | { t_timeout 10 nc 127.0.0.1 $PORT > /tmp/nc_out; echo $? > /tmp/nc_rc; date +%s > /tmp/nc_end; }
+    took=$(( $(cat /tmp/nc_end) - start ))
+    echo "idle keep-alive connection closed after $took s"
+    [ "$(cat /tmp/nc_rc)" -ne 124 ] && [ $took -le 5 ] || t_fail "idle keep-alive connection not closed within 5 s"
+    grep -q 'Hello World!' /tmp/nc_out || t_fail "the request before the idle time"
     # A keep-alive client that keeps asking is not cut off.
     out=$( (for i in 1 2 3 4; do printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 0.5; done) | nc -w 4 127.0.0.1 $PORT | grep -o 'HTTP/1.1 200 OK' | wc -l)
     t_assert_eq 4 "$out" "active keep-alive connection kept"
     unload
-    load timeout_ms=0
+    load timeout_ms=0 header_timeout_ms=0
     sleep 3 | t_timeout 10 nc 127.0.0.1 $PORT
-    [ $? -ne 124 ] || t_fail "timeout_ms=0: nc should end when its input ends"
+    [ $? -ne 124 ] || t_fail "time-outs 0: nc should end when its input ends"
+    unload
+}
+
+# Slowloris: 300 clients trickle request heads one byte per second; each is answered
+# 408 and closed when the head deadline passes, counted from its first byte, while
+# ordinary clients are served at once.
+test_head_deadline() {
+    load header_timeout_ms=3000 max_connections=1000
+    slowclient trickle --addr 127.0.0.1:$PORT -n 300 --interval-ms 1000 --max-secs 30 > /tmp/trickle.out 2>&1 &
+    tp=$!
+    sleep 1
+    slow=0
+    for i in 1 2 3 4 5; do
+        t=$(curl -s -o /tmp/curl.out -w '%{time_total}' $BASE/hello.txt)
+        t_assert_eq "Hello World!" "$(cat /tmp/curl.out)" "ordinary client $i during the trickle"
+        echo "ordinary request $i: $t s"
+        awk -v t="$t" 'BEGIN { exit !(t > 1.0) }' && slow=$((slow + 1))
+        sleep 0.3
+    done
+    [ $slow -le 1 ] || t_fail "$slow of 5 ordinary requests took over a second during the trickle"
+    wait $tp
+    cat /tmp/trickle.out
+    grep -q '^closed: 300 of 300$' /tmp/trickle.out || t_fail "not every trickling client was closed"
+    grep -q '^answered 408: 300$' /tmp/trickle.out || t_fail "not every trickling client got 408"
+    last=$(sed -n 's/^last closed after: \([0-9.]*\) s$/\1/p' /tmp/trickle.out)
+    # 3 s deadline + the clients' own connect time + slack for the emulated CPU
+    awk -v t="$last" 'BEGIN { exit !(t != "" && t <= 8.0) }' || t_fail "last trickling client closed after $last s (deadline 3 s)"
+    t_assert_eq 200 "$(code $BASE/hello.txt)" "serving after the trickle"
+    unload
+}
+
+# A client that asks for 64 MiB and never reads is closed when sending makes no
+# progress for send_timeout_ms; a slow reader that does read is not.
+test_send_deadline() {
+    load send_timeout_ms=2000
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    # nc writes what it gets into a pipe nobody reads (sleep): once the pipe and the
+    # socket buffers are full, nothing moves.
+    (printf 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 30) | nc 127.0.0.1 $PORT | sleep 30 &
+    np=$!
+    sleep 1
+    cport=$(awk -v l=":$(printf '%04X' $PORT)" '$3 ~ l"$" && $4 == "01" { split($2, a, ":"); print a[2]; exit }' /proc/net/tcp)
+    [ -n "$cport" ] || t_fail "no client connection found in /proc/net/tcp"
+    cport=$((0x${cport:-0}))
+    t_assert_eq 01 "$(server_sock_state $cport)" "server side established while sending"
+    i=0
+    while [ "$(server_sock_state $cport)" = 01 ] && [ $i -lt 100 ]; do sleep 0.2; i=$((i + 1)); done
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    st=$(server_sock_state $cport)
+    took=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+    echo "server side of the stalled connection: state $st, $took s after the request"
+    [ "$st" != 01 ] || t_fail "stalled reader still connected after 20 s (send deadline 2 s)"
+    # no earlier than 2 s without progress could have passed
+    awk -v t="$took" 'BEGIN { exit !(t >= 2.0) }' || t_fail "closed after $took s, before the 2 s send deadline could pass"
+    pkill -f "nc 127.0.0.1 $PORT" 2>/dev/null; kill $np 2>/dev/null; wait $np 2>/dev/null
+    # A slow reader (64 KiB/s) makes progress all the time and gets everything.
+    head -c 1048576 $WWW/big.bin > $WWW/one-mib.bin; chmod 644 $WWW/one-mib.bin
+    curl -s --limit-rate 64K -o /tmp/slow.out $BASE/one-mib.bin || t_fail "slow reader cut off"
+    t_assert_eq "$(md5sum < $WWW/one-mib.bin)" "$(md5sum < /tmp/slow.out)" "1 MiB to a 64 KiB/s reader"
+    rm -f $WWW/one-mib.bin /tmp/slow.out
+    unload
+}
+
+# max_connections: the one over the cap gets 503 and is closed; once others leave,
+# new clients are served again.
+test_connection_cap() {
+    load max_connections=20 header_timeout_ms=60000 timeout_ms=60000
+    t_dmesg_mark
+    slowclient hold --addr 127.0.0.1:$PORT -n 20 --secs 6 --path /hello.txt > /tmp/hold.out 2>&1 &
+    hp=$!
+    sleep 3
+    r=$(curl -s -D - -o /tmp/cap.body $BASE/hello.txt | head -1 | tr -d '\r')
+    t_assert_eq "HTTP/1.1 503 Service Unavailable" "$r" "client over the cap"
+    wait $hp
+    cat /tmp/hold.out
+    grep -q '^answered 200: 20$' /tmp/hold.out || t_fail "the 20 held clients were not all served"
+    grep -q '^closed: 0 of 20$' /tmp/hold.out || t_fail "held clients closed by the server"
+    t_dmesg_new | grep -q 'connection limit reached (20 open, max_connections 20)' || t_fail "no refusal log line"
+    sleep 1
+    t_assert_eq 200 "$(code $BASE/hello.txt)" "served again below the cap"
+    unload
+    dmesg | grep 'khttpd: stopping' | tail -1 | grep -q ' 1 connection(s) refused' || t_fail "refusal count at rmmod"
+}
+
+# Slab memory after 10,000 clients came and went is back at its level from before.
+test_memory_returns() {
+    load
+    # Server-side TIME_WAIT sockets would hold memory for 60 s: none for this test.
+    old_tw=$(cat /proc/sys/net/ipv4/tcp_max_tw_buckets)
+    echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets
+    htstress -n 200 -c 20 -t 2 $BASE/hello.txt > /dev/null
+    sleep 2
+    before=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+    htstress -n 10000 -c 100 -t 2 $BASE/hello.txt > /tmp/mem.out
+    grep -q '^good requests: *10000 ' /tmp/mem.out || { cat /tmp/mem.out; t_fail "not all 10000 requests good"; }
+    htstress -k -n 2000 -c 100 -t 2 $BASE/sub/ > /dev/null
+    sleep 3
+    after=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+    echo "Slab before: $before kB, after 10,000 clients: $after kB"
+    # A connection that leaked even 100 bytes would show as 1,000 kB.
+    [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over 10,000 connections"
+    echo "$old_tw" > /proc/sys/net/ipv4/tcp_max_tw_buckets
     unload
 }
 
@@ -357,5 +526,10 @@ t_run khttpd_large_listing test_large_listing
 t_run khttpd_traversal test_traversal
 t_run khttpd_200_concurrent_clients test_200_concurrent_clients
 t_run khttpd_rmmod_under_load test_rmmod_under_load
+t_run khttpd_least_privilege test_least_privilege
 t_run khttpd_idle_timeout test_idle_timeout
+t_run khttpd_head_deadline test_head_deadline
+t_run khttpd_send_deadline test_send_deadline
+t_run khttpd_connection_cap test_connection_cap
+t_run khttpd_memory_returns test_memory_returns
 t_summary

@@ -11,8 +11,8 @@
 //! Typical flow for one request (see each module for details):
 //! [`parser::parse`] → [`path::resolve`] → [`response::write_head`] (or
 //! [`response::write_status_page`]) → file data, or a listing from [`html`] framed by
-//! [`chunked`], optionally compressed with the framing from [`compress`];
-//! idle connections are tracked with [`timer::TimerHeap`].
+//! [`chunked`], optionally compressed with the framing from [`compress`].
+//! (Connection deadlines are kernel timers, one per connection: see `common`.)
 #![forbid(unsafe_code)]
 
 pub mod chunked;
@@ -23,7 +23,6 @@ pub mod mime;
 pub mod parser;
 pub mod path;
 pub mod response;
-pub mod timer;
 pub mod writer;
 
 pub use writer::{Full, Writer};

@@ -6,12 +6,18 @@
 //! send. Bodies from `SPLICE_FROM` bytes up are instead spliced from the page cache into
 //! the socket (no copy; the `sendfile` parameter), after the head. Requests pipelined
 //! behind the current one wait in the input buffer until its response is fully queued.
+//!
+//! Deadlines: a connection is always in one [`Phase`], which has a time limit counted
+//! from the phase's start (or, while sending, from the last progress). The server's
+//! per-connection timer serves the connection when it passes (see `common`).
 
 use super::content::{self, Reply};
 use crate::http::parser::{self, Status};
+use crate::http::response::StatusCode;
 use common::{Handler, Step};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::error::code::{EAGAIN, EINVAL};
+use kernel::cred::Credential;
 use kernel::crypto::Deflate;
 use kernel::fs::File;
 use kernel::sync::TryLock;
@@ -36,10 +42,43 @@ const BUDGET: usize = 16;
 /// Unread request bytes discarded before closing after an error (so the close is a FIN,
 /// not a reset that could destroy the error response in flight).
 const DRAIN_MAX: usize = 64 * 1024;
+/// How long a closing connection waits for the client to close its side after the last
+/// response (then closes anyway; like nginx's lingering_timeout).
+const LINGER_MS: u32 = 5000;
+
+/// Time limits of the phases of a connection (ms; 0: none).
+#[derive(Clone, Copy)]
+pub struct Timeouts {
+    /// A request head must be complete this long after its first byte (or after the
+    /// accept, for the first request).
+    pub head_ms: u32,
+    /// A response must make progress (some bytes sent) at least this often.
+    pub send_ms: u32,
+    /// A keep-alive connection may wait this long for its next request.
+    pub idle_ms: u32,
+}
+
+/// What a connection is doing, for its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Receiving a request head (`since`: its first byte, or the accept).
+    Head,
+    /// Keep-alive, between requests (`since`: the end of the last response).
+    Idle,
+    /// Sending a response (`since`: the last progress).
+    Send,
+    /// After the last response of a closing connection, discarding input until the
+    /// client closes (`since`: the end of that response).
+    Linger,
+}
 
 /// The handler shared by all connections.
 pub struct Http {
     pub(super) root: File,
+    /// Who requests are served as: lookups, listings and opens are checked by the kernel
+    /// against these credentials.
+    pub(super) cred: Credential,
+    timeouts: Timeouts,
     pub(super) listings: bool,
     pub(super) sendfile: bool,
     /// Deflate compressors, each used by one request at a time; empty when compression
@@ -49,8 +88,49 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(root: File, listings: bool, sendfile: bool, compressors: Vec<TryLock<Deflate>>) -> Self {
-        Http { root, listings, sendfile, compressors, requests: AtomicU64::new(0) }
+    pub fn new(
+        root: File,
+        cred: Credential,
+        timeouts: Timeouts,
+        listings: bool,
+        sendfile: bool,
+        compressors: Vec<TryLock<Deflate>>,
+    ) -> Self {
+        Http { root, cred, timeouts, listings, sendfile, compressors, requests: AtomicU64::new(0) }
+    }
+
+    fn limit_ms(&self, phase: Phase) -> u32 {
+        match phase {
+            Phase::Head => self.timeouts.head_ms,
+            Phase::Idle => self.timeouts.idle_ms,
+            Phase::Send => self.timeouts.send_ms,
+            Phase::Linger => LINGER_MS,
+        }
+    }
+
+    /// Called where the connection would wait for its socket: `Some(Wait)` normally,
+    /// `Some(Close)` when the phase's time is up, `None` when a 408 was queued instead
+    /// (serve on to send it). An idle connection gives its input buffer back.
+    fn wait(&self, c: &mut Conn, now: u64) -> Option<Step> {
+        let limit = self.limit_ms(c.phase);
+        if limit > 0 && now.saturating_sub(c.since) >= u64::from(limit) {
+            // A head was started but not finished in time: say so (RFC 9110 15.5.9).
+            // A connection that never sent a byte (e.g. a browser's preconnect), an idle
+            // keep-alive one, a stalled reader: close without a word.
+            if c.phase == Phase::Head && c.in_len > 0 {
+                let reply = content::error_reply(StatusCode::RequestTimeout, kernel::time::real_seconds());
+                let Ok(reply) = reply else { return Some(Step::Close) };
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                c.in_len = 0;
+                c.start_reply(reply, now);
+                return None;
+            }
+            return Some(Step::Close);
+        }
+        if c.in_len == 0 && c.phase != Phase::Linger {
+            c.input = Vec::new();
+        }
+        Some(Step::Wait)
     }
 
     /// Requests answered so far.
@@ -126,6 +206,9 @@ pub struct Conn {
     /// After the last response of a closing connection: bytes of input discarded since
     /// the write side was shut (`None` until then).
     draining: Option<usize>,
+    phase: Phase,
+    /// Start of the phase's time limit (monotonic ms).
+    since: u64,
 }
 
 enum Flush {
@@ -135,7 +218,33 @@ enum Flush {
 }
 
 impl Conn {
-    fn flush(&mut self, stream: &TcpStream) -> Flush {
+    fn start_reply(&mut self, reply: Reply, now: u64) {
+        self.out = reply.head;
+        self.out_off = 0;
+        self.body = reply.body;
+        self.close_after = !reply.keep_open;
+        self.phase = Phase::Send;
+        self.since = now;
+    }
+
+    /// Sends what is queued; any bytes sent move the send deadline.
+    fn flush(&mut self, stream: &TcpStream, now: u64) -> Flush {
+        let left_before = self.bytes_left();
+        let r = self.flush_inner(stream);
+        if self.bytes_left() != left_before {
+            self.since = now;
+        }
+        r
+    }
+
+    /// Bytes of the current response not sent yet (a measure of progress).
+    fn bytes_left(&self) -> u64 {
+        let head = self.out.len().saturating_sub(self.out_off) as u64;
+        let body = self.body.as_ref().map_or(0, |b| b.remaining.saturating_add(b.pending().len() as u64));
+        head.saturating_add(body)
+    }
+
+    fn flush_inner(&mut self, stream: &TcpStream) -> Flush {
         loop {
             // Read the next chunk before sending, even with the head still queued, so
             // that the head and a small body leave in one send.
@@ -157,7 +266,8 @@ impl Conn {
                         Err(e) => return e,
                     }
                 }
-                self.out.clear();
+                // Give the response's buffer back: an idle connection holds none.
+                self.out = Vec::new();
                 self.out_off = 0;
                 return Flush::Done;
             }
@@ -217,22 +327,52 @@ impl Handler for Http {
 
     fn new_state(&self) -> Result<Conn> {
         Ok(Conn {
-            input: kernel::allocator::try_vec(IN_START, 0u8)?,
+            input: Vec::new(),
             in_len: 0,
             out: Vec::new(),
             out_off: 0,
             body: None,
             close_after: false,
             draining: None,
+            phase: Phase::Head,
+            since: kernel::time::monotonic_ms(),
         })
     }
 
+    fn refusal_state(&self) -> Option<Conn> {
+        let mut c = self.new_state().ok()?;
+        let reply = content::error_reply(StatusCode::ServiceUnavailable, kernel::time::real_seconds()).ok()?;
+        let now = c.since;
+        c.start_reply(reply, now);
+        Some(c)
+    }
+
+    fn deadline(&self, c: &Conn) -> Option<u64> {
+        let limit = self.limit_ms(c.phase);
+        (limit > 0).then(|| c.since.saturating_add(u64::from(limit)))
+    }
+
     fn serve(&self, c: &mut Conn, stream: &TcpStream) -> Step {
+        let now = kernel::time::monotonic_ms();
         for _ in 0..BUDGET {
-            match c.flush(stream) {
+            match c.flush(stream, now) {
                 Flush::Done => {}
-                Flush::WouldBlock => return Step::Wait,
+                Flush::WouldBlock => match self.wait(c, now) {
+                    Some(step) => return step,
+                    None => continue,
+                },
                 Flush::Failed => return Step::Close,
+            }
+            if c.phase == Phase::Send {
+                // The response is out.
+                c.phase = if c.close_after {
+                    Phase::Linger
+                } else if c.in_len > 0 {
+                    Phase::Head
+                } else {
+                    Phase::Idle
+                };
+                c.since = now;
             }
             if c.close_after {
                 // Everything is sent: half-close, then discard what the client still
@@ -245,11 +385,15 @@ impl Handler for Http {
                         0
                     }
                 };
+                if c.input.is_empty() {
+                    let Ok(buf) = kernel::allocator::try_vec(IN_START, 0u8) else { return Step::Close };
+                    c.input = buf;
+                }
                 match stream.read(&mut c.input, false) {
                     Ok(n) if n > 0 && drained + n <= DRAIN_MAX => c.draining = Some(drained + n),
                     Err(e) if e == EAGAIN => {
                         c.draining = Some(drained);
-                        return Step::Wait;
+                        return self.wait(c, now).unwrap_or(Step::Close);
                     }
                     // EOF, error, or a client that keeps sending: close now.
                     _ => return Step::Close,
@@ -261,7 +405,8 @@ impl Handler for Http {
                 let reply = match parser::parse(input) {
                     Ok(Status::Partial) => None,
                     Ok(Status::Complete(req, used)) => {
-                        Some((content::respond(self, &req, kernel::time::real_seconds()), used))
+                        let now_s = kernel::time::real_seconds();
+                        Some((self.cred.act_as(|| content::respond(self, &req, now_s)), used))
                     }
                     Err(e) => Some((content::error_reply(e.status(), kernel::time::real_seconds()), c.in_len)),
                 };
@@ -269,12 +414,7 @@ impl Handler for Http {
                     self.requests.fetch_add(1, Ordering::Relaxed);
                     c.consume_input(used);
                     match reply {
-                        Ok(Reply { head, body, keep_open }) => {
-                            c.out = head;
-                            c.out_off = 0;
-                            c.body = body;
-                            c.close_after = !keep_open;
-                        }
+                        Ok(reply) => c.start_reply(reply, now),
                         // Out of memory while building a response: nothing sensible
                         // can be sent.
                         Err(_) => return Step::Close,
@@ -293,11 +433,25 @@ impl Handler for Http {
                     continue;
                 }
             }
+            if c.input.is_empty() {
+                let Ok(buf) = kernel::allocator::try_vec(IN_START, 0u8) else { return Step::Close };
+                c.input = buf;
+            }
             let Some(free) = c.input.get_mut(c.in_len..) else { return Step::Close };
             match stream.read(free, false) {
                 Ok(0) => return Step::Close,
-                Ok(n) => c.in_len += n,
-                Err(e) if e == EAGAIN => return Step::Wait,
+                Ok(n) => {
+                    if c.phase == Phase::Idle {
+                        // The next request's first byte: its head's time starts.
+                        c.phase = Phase::Head;
+                        c.since = now;
+                    }
+                    c.in_len += n;
+                }
+                Err(e) if e == EAGAIN => match self.wait(c, now) {
+                    Some(step) => return step,
+                    None => continue,
+                },
                 Err(_) => return Step::Close,
             }
         }

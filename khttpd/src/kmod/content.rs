@@ -139,11 +139,6 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
 fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
     let ka = req.keep_alive();
     let head_only = req.is_head();
-    // Serve only what anybody may read: a private file dropped into the root by
-    // mistake stays private.
-    if !st.world_readable() {
-        return page(StatusCode::Forbidden, ka, now, head_only);
-    }
     if response::not_modified(st.mtime, req.if_modified_since_time()) {
         let mut head = Head::new(StatusCode::NotModified, Body::None);
         head.date = Some(now);

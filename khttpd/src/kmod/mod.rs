@@ -4,6 +4,7 @@ mod conn;
 mod content;
 
 use common::{Server, ServerConfig};
+use kernel::cred::Credential;
 use kernel::fs::{File, FileKind};
 use kernel::net::SocketAddr;
 use kernel::prelude::*;
@@ -61,22 +62,36 @@ impl Module for Khttpd {
             backlog,
             queue_flags: QueueFlags::UNBOUND,
             max_active,
-            idle_timeout_ms: params::timeout_ms.get(),
-            reaper_name: c"khttpd_reaper",
+            max_connections: params::max_connections.get(),
+        };
+        let (uid, gid) = (params::uid.get(), params::gid.get());
+        let cred = Credential::unprivileged(uid, gid).inspect_err(|e| {
+            pr_err!("cannot make credentials for uid {} gid {}: {:?}", uid, gid, e);
+        })?;
+        let timeouts = conn::Timeouts {
+            head_ms: params::header_timeout_ms.get(),
+            send_ms: params::send_timeout_ms.get(),
+            idle_ms: params::timeout_ms.get(),
         };
         let compressors = if params::compress.get() { compressors(max_active) } else { Vec::new() };
         let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
-        let handler = conn::Http::new(root, params::listings.get(), params::sendfile.get(), compressors);
+        let handler =
+            conn::Http::new(root, cred, timeouts, params::listings.get(), params::sendfile.get(), compressors);
         let server = Server::start(config, handler).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "serving {} on port {} (backlog {}, {} workers at most, idle timeout {} ms, sendfile {}, compression {})",
+            "serving {} on port {} as uid {} gid {} (backlog {}, {} workers at most, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; sendfile {}, compression {})",
             root_str,
             port,
+            uid,
+            gid,
             backlog,
             max_active,
-            params::timeout_ms.get(),
+            params::max_connections.get(),
+            timeouts.head_ms,
+            timeouts.send_ms,
+            timeouts.idle_ms,
             if params::sendfile.get() { "on" } else { "off" },
             compress_note
         );
@@ -109,9 +124,10 @@ fn compressors(max_active: i32) -> Vec<TryLock<Deflate>> {
 impl Drop for Khttpd {
     fn drop(&mut self) {
         pr_info!(
-            "stopping: {} connection(s), {} request(s) served, {} connection(s) still open",
+            "stopping: {} connection(s), {} request(s) served, {} connection(s) refused, {} still open",
             self.server.accepted(),
             self.server.handler().requests(),
+            self.server.refused(),
             self.server.open_connections()
         );
     }
@@ -128,7 +144,12 @@ kernel::module! {
         backlog: i32 { default: 100, permissions: 0o444, description: "Listen backlog" },
         root: str { default: "/var/www/html", permissions: 0o444, description: "Directory to serve (absolute path; must exist at load time)" },
         max_active: i32 { default: 0, permissions: 0o444, description: "Connections served at the same instant (workqueue max_active, 1-512; 0: 4 per online CPU, at least 8); others wait their turn" },
-        timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Close connections idle (no request, no progress) for this many milliseconds; 0 = never" },
+        timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Keep-alive: close a connection that sends no new request for this many milliseconds after a response; 0 = never" },
+        header_timeout_ms: u32 { default: 10000, permissions: 0o444, description: "A request head must arrive whole within this many milliseconds of its first byte (of the accept, for a connection's first request), else 408 and close; trickling bytes do not extend it; 0 = never" },
+        send_timeout_ms: u32 { default: 30000, permissions: 0o444, description: "Close a connection whose response makes no progress (client not reading) for this many milliseconds; 0 = never" },
+        max_connections: u32 { default: 16384, permissions: 0o444, description: "Most connections open at once; beyond it a new connection gets 503 and is closed (logged at most every 5 s); 0 = no limit" },
+        uid: u32 { default: 65534, permissions: 0o444, description: "User whose permissions decide what is served (path lookup, listing, open); default nobody" },
+        gid: u32 { default: 65534, permissions: 0o444, description: "Group of that user (no supplementary groups); default nogroup" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
         compress: bool { default: true, permissions: 0o444, description: "gzip/deflate for text-like files of 256 bytes to 1 MiB when the client accepts it (kernel crypto API); 0: never" },
         sendfile: bool { default: true, permissions: 0o444, description: "Splice file bodies of 16 KiB and more from the page cache into the socket without copying (0: copy through a buffer)" },

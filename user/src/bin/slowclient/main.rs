@@ -1,0 +1,261 @@
+//! slowclient: the clients a server must survive, for the guest tests.
+//!
+//!   slowclient trickle --addr A -n 300 --interval-ms 1000 --max-secs 30
+//!       N connections each send a request head one byte per interval, never finishing
+//!       it (slowloris). Reports when the server answered or closed each one.
+//!   slowclient hold --addr A -n 50 --secs 5 [--path /hello.txt]
+//!       N connections (each with one keep-alive request answered first, if --path),
+//!       held open; reports how many the server closed meanwhile.
+//!
+//! Output is `key: value` lines the test scripts grep.
+
+use clap::{Parser, Subcommand};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(about = "Slow and idle HTTP clients (slowloris, held connections) for the guest tests")]
+struct Args {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Send request heads one byte per interval, never completing them.
+    Trickle {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        #[arg(short, default_value_t = 300)]
+        n: usize,
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Give up (report what is still open) after this long.
+        #[arg(long, default_value_t = 60)]
+        max_secs: u64,
+    },
+    /// Open connections and keep them open.
+    Hold {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        #[arg(short, default_value_t = 50)]
+        n: usize,
+        #[arg(long, default_value_t = 5)]
+        secs: u64,
+        /// Ask for this path once on each connection (keep-alive) before holding it.
+        #[arg(long)]
+        path: Option<String>,
+    },
+}
+
+/// How one connection ended.
+#[derive(Default, Clone)]
+struct Outcome {
+    /// Seconds after the start when the server closed it.
+    closed_at: Option<f64>,
+    /// The status code of the first answer, if any.
+    status: Option<u16>,
+    /// Bytes received.
+    received: Vec<u8>,
+}
+
+/// The status code of an HTTP/1.x status line at the start of `buf`.
+fn status_of(buf: &[u8]) -> Option<u16> {
+    let line = buf.split(|&b| b == b'\r' || b == b'\n').next()?;
+    let mut parts = line.split(|&b| b == b' ');
+    let version = parts.next()?;
+    if !version.starts_with(b"HTTP/1.") {
+        return None;
+    }
+    let code = parts.next()?;
+    if code.len() != 3 {
+        return None;
+    }
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+/// The whole response at the start of `buf` (head and Content-Length body), if complete.
+fn response_len(buf: &[u8]) -> Option<usize> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let head = std::str::from_utf8(buf.get(..end)?).ok()?;
+    let len = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = end + len;
+    (buf.len() >= total).then_some(total)
+}
+
+/// Reads what is there without blocking; true if the peer closed (EOF or reset).
+fn drain(s: &mut TcpStream, into: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => into.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+}
+
+fn connect_all(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                v.push(s);
+            }
+            Err(e) => {
+                eprintln!("slowclient: connection {} of {}: {}", i + 1, n, e);
+                break;
+            }
+        }
+    }
+    v
+}
+
+fn trickle(addr: SocketAddr, n: usize, interval: Duration, max: Duration) -> i32 {
+    // A head that never ends: a header line that grows by one byte per interval.
+    let prefix = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let mut conns = connect_all(addr, n);
+    println!("connected: {}", conns.len());
+    for s in &conns {
+        let _ = s.set_nonblocking(true);
+    }
+    let start = Instant::now();
+    let mut out = vec![Outcome::default(); conns.len()];
+    let mut sent = 0usize;
+    let mut next_send = start;
+    while start.elapsed() < max && out.iter().any(|o| o.closed_at.is_none()) {
+        let now = Instant::now();
+        if now >= next_send {
+            let byte = prefix.get(sent).copied().unwrap_or(b'a');
+            for (s, o) in conns.iter_mut().zip(out.iter_mut()) {
+                if o.closed_at.is_none() && o.status.is_none() {
+                    let _ = s.write(&[byte]);
+                }
+            }
+            sent += 1;
+            next_send += interval;
+        }
+        for (s, o) in conns.iter_mut().zip(out.iter_mut()).filter(|(_, o)| o.closed_at.is_none()) {
+            let eof = drain(s, &mut o.received);
+            if o.status.is_none() && !o.received.is_empty() {
+                o.status = status_of(&o.received);
+            }
+            if eof {
+                o.closed_at = Some(start.elapsed().as_secs_f64());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    report(&out, sent);
+    0
+}
+
+fn report(out: &[Outcome], sent: usize) {
+    let closed: Vec<f64> = out.iter().filter_map(|o| o.closed_at).collect();
+    let first = closed.iter().copied().fold(f64::INFINITY, f64::min);
+    let last = closed.iter().copied().fold(0.0, f64::max);
+    println!("bytes sent per connection: {}", sent);
+    println!("closed: {} of {}", closed.len(), out.len());
+    let mut by_status = std::collections::BTreeMap::new();
+    for o in out {
+        *by_status.entry(o.status.map_or("none".to_string(), |s| s.to_string())).or_insert(0) += 1;
+    }
+    for (s, n) in &by_status {
+        println!("answered {}: {}", s, n);
+    }
+    if !closed.is_empty() {
+        println!("first closed after: {:.2} s", first);
+        println!("last closed after: {:.2} s", last);
+    }
+}
+
+fn hold(addr: SocketAddr, n: usize, secs: u64, path: Option<&str>) -> i32 {
+    let mut conns = connect_all(addr, n);
+    let mut out = vec![Outcome::default(); conns.len()];
+    if let Some(path) = path {
+        let req = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", path);
+        for s in &mut conns {
+            let _ = s.write_all(req.as_bytes());
+        }
+        for s in &conns {
+            let _ = s.set_nonblocking(true);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let mut pending = 0;
+            for (s, o) in conns.iter_mut().zip(out.iter_mut()) {
+                if o.closed_at.is_some() || response_len(&o.received).is_some() {
+                    continue;
+                }
+                if drain(s, &mut o.received) {
+                    o.closed_at = Some(0.0);
+                }
+                pending += 1;
+            }
+            if pending == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for o in &mut out {
+            o.status = status_of(&o.received);
+        }
+    }
+    for s in &conns {
+        let _ = s.set_nonblocking(true);
+    }
+    println!("connected: {}", conns.len());
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        for (s, o) in conns.iter_mut().zip(out.iter_mut()).filter(|(_, o)| o.closed_at.is_none()) {
+            let mut extra = Vec::new();
+            if drain(s, &mut extra) {
+                o.closed_at = Some(start.elapsed().as_secs_f64());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    report(&out, 0);
+    0
+}
+
+fn main() {
+    let args = Args::parse();
+    let rc = match args.cmd {
+        Cmd::Trickle { addr, n, interval_ms, max_secs } => {
+            trickle(addr, n, Duration::from_millis(interval_ms.max(1)), Duration::from_secs(max_secs))
+        }
+        Cmd::Hold { addr, n, secs, path } => hold(addr, n, secs, path.as_deref()),
+    };
+    std::process::exit(rc);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(status_of(b"HTTP/1.1 408 Request Timeout\r\n"), Some(408));
+        assert_eq!(status_of(b"HTTP/1.0 200 OK\r\n"), Some(200));
+        assert_eq!(status_of(b"HTTP/1.1 20"), None);
+        assert_eq!(status_of(b"SSH-2.0 x"), None);
+    }
+
+    #[test]
+    fn whole_responses() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        assert_eq!(response_len(r), Some(r.len()));
+        assert_eq!(response_len(&r[..r.len() - 1]), None);
+        assert_eq!(response_len(b"HTTP/1.1 304 Not Modified\r\n\r\n"), Some(29));
+    }
+}
