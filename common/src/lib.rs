@@ -10,6 +10,10 @@
 //! idle connections cost only memory. (The course's C kecho parks one blocked work item
 //! per connection and stalls at 256.)
 //!
+//! Time-outs cost nothing while they do not expire: each connection has one kernel
+//! timer, moved to the deadline its handler names after every run (O(1)), which
+//! queues the work item when it passes.
+//!
 //! Every live connection is on a registry list, so `rmmod` can close each socket, wait
 //! for every work item and free everything, even with clients connected and under load.
 //! See [`Server::drop`] for the shutdown order.
