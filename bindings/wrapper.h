@@ -42,6 +42,7 @@
 #include <linux/rcupdate.h>
 #include <linux/vmalloc.h>
 #include <linux/timer.h>
+#include <linux/random.h>
 #include <linux/cred.h>
 #include <linux/utsname.h>
 

@@ -50,6 +50,30 @@ pub struct Stat {
     pub size: u64,
     /// Modification time, seconds since the epoch.
     pub mtime: i64,
+    /// Nanoseconds part of the modification time.
+    pub mtime_nsec: u32,
+    /// Status change time (seconds, nanoseconds): changes with permissions, links,
+    /// renames and writes.
+    pub ctime: (i64, u32),
+    /// Inode number and device: which object this is.
+    pub ino: u64,
+    /// Device the object is on (the kernel's `dev_t`).
+    pub dev: u32,
+}
+
+impl Stat {
+    /// True if `other` describes the same object, unchanged as far as its type, size,
+    /// times and identity can tell.
+    pub fn same_version(&self, other: &Stat) -> bool {
+        self.kind == other.kind
+            && self.perm == other.perm
+            && self.size == other.size
+            && self.mtime == other.mtime
+            && self.mtime_nsec == other.mtime_nsec
+            && self.ctime == other.ctime
+            && self.ino == other.ino
+            && self.dev == other.dev
+    }
 }
 
 /// A reference to a looked-up file system object (`struct path`); dropping it puts it.
@@ -84,6 +108,10 @@ impl PathRef {
             perm: st.mode as u32 & 0o7777,
             size: st.size.max(0) as u64,
             mtime: st.mtime.tv_sec,
+            mtime_nsec: st.mtime.tv_nsec.clamp(0, 999_999_999) as u32,
+            ctime: (st.ctime.tv_sec, st.ctime.tv_nsec.clamp(0, 999_999_999) as u32),
+            ino: st.ino,
+            dev: st.dev,
         })
     }
 

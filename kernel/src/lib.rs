@@ -26,6 +26,7 @@ pub mod module;
 pub mod net;
 pub mod param;
 pub mod print;
+pub mod rcu;
 pub mod sync;
 pub mod time;
 pub mod timer;

@@ -227,3 +227,65 @@ impl<T> Drop for TryLockGuard<'_, T> {
         self.owner.busy.store(false, core::sync::atomic::Ordering::Release);
     }
 }
+
+/// A value set at most once, readable without a lock by any number of threads: a box
+/// that starts empty, is filled by the first [`OnceBox::set`] and stays as it is until
+/// the cell is dropped (a later `set` gets its value back).
+///
+/// # Invariants
+/// `ptr` is null or a `Box<T>` leaked by `set`, owned by the cell and never changed
+/// again until `Drop` (or `&mut` access) takes it back.
+pub struct OnceBox<T> {
+    ptr: core::sync::atomic::AtomicPtr<T>,
+    _owns: PhantomData<alloc::boxed::Box<T>>,
+}
+
+// SAFETY: the cell hands out `&T` to every thread (needs `T: Sync`) and moves `T` in from
+// one thread and drops it in another (needs `T: Send`).
+unsafe impl<T: Send + Sync> Sync for OnceBox<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Send for OnceBox<T> {}
+
+impl<T> OnceBox<T> {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Self { ptr: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()), _owns: PhantomData }
+    }
+
+    /// The value, if set.
+    pub fn get(&self) -> Option<&T> {
+        let p = self.ptr.load(core::sync::atomic::Ordering::Acquire);
+        // SAFETY: a non-null pointer is a box owned by the cell that stays in place while
+        // the cell is borrowed (invariant); Acquire pairs with the Release in `set`, so
+        // its contents are visible.
+        unsafe { p.as_ref() }
+    }
+
+    /// Sets the value if the cell is empty; otherwise gives `value` back.
+    pub fn set(&self, value: alloc::boxed::Box<T>) -> Result<(), alloc::boxed::Box<T>> {
+        use core::sync::atomic::Ordering;
+        let p = alloc::boxed::Box::into_raw(value);
+        match self.ptr.compare_exchange(core::ptr::null_mut(), p, Ordering::AcqRel, Ordering::Acquire) {
+            // INVARIANT: the cell owns the box from now on.
+            Ok(_) => Ok(()),
+            // SAFETY: the exchange failed, so `p` is still ours alone.
+            Err(_) => Err(unsafe { alloc::boxed::Box::from_raw(p) }),
+        }
+    }
+}
+
+impl<T> Default for OnceBox<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Drop for OnceBox<T> {
+    fn drop(&mut self) {
+        let p = *self.ptr.get_mut();
+        if !p.is_null() {
+            // SAFETY: the cell owns the box (invariant) and no borrow can be alive.
+            drop(unsafe { alloc::boxed::Box::from_raw(p) });
+        }
+    }
+}

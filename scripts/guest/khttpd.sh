@@ -246,7 +246,8 @@ test_directories() {
     load
     h=$(heads $BASE/sub/)
     echo "$h" | grep -q '^HTTP/1.1 200 OK$' || t_fail "listing status"
-    echo "$h" | grep -qi '^Transfer-Encoding: chunked$' || t_fail "listing not chunked"
+    len=$(echo "$h" | sed -n 's/^Content-Length: //Ip')
+    t_assert_eq "$len" "$(curl -s $BASE/sub/ | wc -c)" "listing Content-Length"
     page=$(curl -s $BASE/sub/)
     echo "$page" | grep -q 'href="deeper/"' || t_fail "subdirectory link"
     echo "$page" | grep -q 'href="../"' || t_fail "parent link"
@@ -372,6 +373,94 @@ test_least_privilege() {
     rmmod khttpd 2>/dev/null
     insmod $KO root=$WWW uid=4294967295 2>/dev/null && { t_fail "uid -1 accepted"; rmmod khttpd; }
     true
+}
+
+# The content cache: what changes on disk is served within the ttl, never later.
+test_cache_freshness() {
+    load cache_ttl_ms=500
+    C=$WWW/cachetest; rm -rf $C; mkdir -p $C; chmod 755 $C
+    printf 'version-A' > $C/f.txt; chmod 644 $C/f.txt
+    t_assert_eq "version-A" "$(curl -s $BASE/cachetest/f.txt)" "first read"
+    t_assert_eq "version-A" "$(curl -s $BASE/cachetest/f.txt)" "second read (cached)"
+    # rewritten in place, same size: new after the ttl
+    sleep 0.01; printf 'version-B' > $C/f.txt
+    sleep 1
+    t_assert_eq "version-B" "$(curl -s $BASE/cachetest/f.txt)" "rewritten in place, after the ttl"
+    # replaced by rename
+    printf 'version-C, longer' > $C/new.tmp; chmod 644 $C/new.tmp; mv $C/new.tmp $C/f.txt
+    sleep 1
+    t_assert_eq "version-C, longer" "$(curl -s $BASE/cachetest/f.txt)" "replaced by rename, after the ttl"
+    # made private: 403 after the ttl
+    chmod 600 $C/f.txt; sleep 1
+    t_assert_eq 403 "$(code $BASE/cachetest/f.txt)" "chmod 600, after the ttl"
+    chmod 644 $C/f.txt
+    # deleted: 404 after the ttl
+    t_assert_eq 200 "$(code $BASE/cachetest/f.txt)" "readable again"
+    rm $C/f.txt; sleep 1
+    t_assert_eq 404 "$(code $BASE/cachetest/f.txt)" "deleted, after the ttl"
+    # listings show a new file after the ttl
+    curl -s $BASE/cachetest/ | grep -q 'added.txt' && t_fail "listing shows a file not there yet"
+    echo x > $C/added.txt; chmod 644 $C/added.txt; sleep 1
+    curl -s $BASE/cachetest/ | grep -q 'href="added.txt"' || t_fail "listing without the added file after the ttl"
+    # a big file (sent from the cached open file) rewritten: new after the ttl
+    head -c 100000 /dev/urandom > $C/big.bin; chmod 644 $C/big.bin
+    t_assert_eq "$(md5sum < $C/big.bin)" "$(curl -s $BASE/cachetest/big.bin | md5sum)" "100 kB file"
+    head -c 100000 /dev/urandom > $C/big2.bin; chmod 644 $C/big2.bin; mv $C/big2.bin $C/big.bin; sleep 1
+    t_assert_eq "$(md5sum < $C/big.bin)" "$(curl -s $BASE/cachetest/big.bin | md5sum)" "100 kB file replaced"
+    # compressed variants decode to the file, also once cached
+    for i in 1 2; do
+        curl -s -H 'Accept-Encoding: gzip' $BASE/words.txt | gunzip | md5sum > /tmp/gz.sum
+        t_assert_eq "$(md5sum < $WWW/words.txt)" "$(cat /tmp/gz.sum)" "gzip variant, read $i"
+    done
+    unload
+    dmesg | grep 'khttpd: cache:' | tail -1
+    dmesg | grep 'khttpd: cache:' | tail -1 | grep -qE ' [1-9][0-9]* hit' || t_fail "no cache hits counted"
+    rm -rf $C
+}
+
+# 100 clients fetch a file while it is rewritten (whole, by rename, and in place with
+# one write each): every response is one version whole, never a mix.
+test_cache_consistency() {
+    load cache_ttl_ms=50
+    C=$WWW/cachemix; rm -rf $C; mkdir -p $C; chmod 755 $C
+    head -c 4000 /dev/zero | tr '\0' A > /tmp/vA; head -c 4000 /dev/zero | tr '\0' B > /tmp/vB
+    cp /tmp/vA $C/f.txt; chmod 644 $C/f.txt
+    ( i=0; while [ $i -lt 300 ]; do
+        cp /tmp/vB $C/t.tmp; mv $C/t.tmp $C/f.txt; cat /tmp/vA > $C/f.txt; i=$((i + 1)); done ) &
+    wp=$!
+    slowclient uniform --addr 127.0.0.1:$PORT -c 100 -n 4000 --path /cachemix/f.txt > /tmp/mix.out 2>&1
+    kill $wp 2>/dev/null; wait $wp 2>/dev/null
+    cat /tmp/mix.out
+    t_assert_eq "mixed: 0" "$(grep '^mixed:' /tmp/mix.out)" "responses mixing two versions"
+    t_assert_eq "errors: 0" "$(grep '^errors:' /tmp/mix.out)" "failed requests"
+    unload
+    rm -rf $C
+}
+
+# More distinct files than cache_max_kb holds: the cache stays within it, evicts,
+# and every file is served right; rmmod with a full cache under load.
+test_cache_budget() {
+    C=$WWW/many-small; rm -rf $C; mkdir -p $C
+    i=0; while [ $i -lt 400 ]; do head -c 8000 /dev/urandom > $C/f$i.bin; i=$((i + 1)); done
+    chmod -R a+rX $C
+    load cache_max_kb=1024 cache_body_kb=16 cache_ttl_ms=60000
+    bad=0; i=0
+    while [ $i -lt 400 ]; do
+        [ "$(curl -s $BASE/many-small/f$i.bin | md5sum)" = "$(md5sum < $C/f$i.bin)" ] || bad=$((bad + 1))
+        i=$((i + 1))
+    done
+    t_assert_eq 0 "$bad" "files served wrong with a small cache"
+    htstress -k -n 0 -c 50 -t 2 $BASE/many-small/f1.bin > /tmp/hts-cache.out 2>&1 &
+    hp=$!
+    sleep 2
+    t_timeout 60 rmmod khttpd || t_fail "rmmod with a full cache under load failed or hung"
+    kill -INT $hp 2>/dev/null; wait $hp 2>/dev/null
+    line=$(dmesg | grep 'khttpd: cache:' | tail -1)
+    echo "$line"
+    kib=$(echo "$line" | sed -n 's/.* entries, \([0-9]*\) KiB at stop$/\1/p')
+    [ -n "$kib" ] && [ "$kib" -le 1024 ] || t_fail "cache held $kib KiB, over cache_max_kb=1024"
+    echo "$line" | grep -qE ' [1-9][0-9]* evicted' || t_fail "nothing evicted with 400 x 8 kB files and 1 MiB"
+    rm -rf $C
 }
 
 # The server-side state of the connection from client port $1 (hex state of
@@ -527,6 +616,9 @@ t_run khttpd_traversal test_traversal
 t_run khttpd_200_concurrent_clients test_200_concurrent_clients
 t_run khttpd_rmmod_under_load test_rmmod_under_load
 t_run khttpd_least_privilege test_least_privilege
+t_run khttpd_cache_freshness test_cache_freshness
+t_run khttpd_cache_consistency test_cache_consistency
+t_run khttpd_cache_budget test_cache_budget
 t_run khttpd_idle_timeout test_idle_timeout
 t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline

@@ -11,6 +11,7 @@
 //! from the phase's start (or, while sending, from the last progress). The server's
 //! per-connection timer serves the connection when it passes (see `common`).
 
+use super::cache::{self, Cache, Content, Entry, Part};
 use super::content::{self, Reply};
 use crate::http::parser::{self, Status};
 use crate::http::response::StatusCode;
@@ -22,6 +23,7 @@ use kernel::crypto::Deflate;
 use kernel::fs::File;
 use kernel::sync::TryLock;
 use kernel::net::{Shutdown, TcpStream};
+use kernel::kthread::{self, Thread};
 use kernel::prelude::*;
 
 /// Input buffer limit: larger than the parser's limits (8 KiB request line, 16 KiB of
@@ -84,7 +86,46 @@ pub struct Http {
     /// Deflate compressors, each used by one request at a time; empty when compression
     /// is off. A request that finds all busy is answered uncompressed.
     pub(super) compressors: Vec<TryLock<Deflate>>,
+    /// The content cache (`None` with `cache=0`), and its maintenance thread.
+    pub(super) cache: Option<Arc<Cache>>,
+    /// Files smaller than this are read into memory (the cache's setting, or the
+    /// splice threshold without a cache).
+    pub(super) body_max: usize,
+    maintainer: Option<Thread>,
     requests: AtomicU64,
+}
+
+impl Drop for Http {
+    fn drop(&mut self) {
+        // Before the cache goes: the thread holds a reference and may be reclaiming.
+        if let Some(t) = self.maintainer.take() {
+            t.stop();
+        }
+        if let Some(c) = self.cache.as_ref() {
+            let n = &c.counters;
+            pr_info!(
+                "cache: {} hit(s) ({} after a check), {} miss(es), {} replaced, {} evicted, {} expired; {} entries, {} KiB at stop",
+                n.hits.load(Ordering::Relaxed),
+                n.revalidated.load(Ordering::Relaxed),
+                n.misses.load(Ordering::Relaxed),
+                n.replaced.load(Ordering::Relaxed),
+                n.evicted.load(Ordering::Relaxed),
+                n.expired.load(Ordering::Relaxed),
+                c.entries(),
+                c.bytes() / 1024
+            );
+        }
+    }
+}
+
+/// The cache's maintenance thread: upkeep every quarter ttl (at least every second).
+fn maintain_loop(cache: Arc<Cache>) -> i32 {
+    let tick = (cache.settings().ttl_ms / 4).clamp(50, 1000);
+    while !kthread::should_stop() {
+        kernel::time::msleep(tick);
+        cache.maintain(kernel::time::monotonic_ms());
+    }
+    0
 }
 
 impl Http {
@@ -95,8 +136,32 @@ impl Http {
         listings: bool,
         sendfile: bool,
         compressors: Vec<TryLock<Deflate>>,
-    ) -> Self {
-        Http { root, cred, timeouts, listings, sendfile, compressors, requests: AtomicU64::new(0) }
+        cache: Option<cache::Settings>,
+    ) -> Result<Self> {
+        let cache = match cache {
+            Some(settings) => Some(kernel::allocator::try_arc(Cache::new(settings)?)?),
+            None => None,
+        };
+        let maintainer = match cache.as_ref() {
+            Some(c) => {
+                let c = c.clone();
+                Some(Thread::spawn(c"khttpd_cache", move || maintain_loop(c))?)
+            }
+            None => None,
+        };
+        let body_max = cache.as_ref().map_or(SPLICE_FROM as usize, |c| c.settings().body_max);
+        Ok(Http {
+            root,
+            cred,
+            timeouts,
+            listings,
+            sendfile,
+            compressors,
+            cache,
+            body_max,
+            maintainer,
+            requests: AtomicU64::new(0),
+        })
     }
 
     fn limit_ms(&self, phase: Phase) -> u32 {
@@ -139,12 +204,15 @@ impl Http {
     }
 }
 
-/// A file body being streamed: `buf[off..len]` is read but not yet sent (copy mode),
-/// or the rest goes straight from the page cache (`splice`).
+/// A response body taken from a cache entry (which the body keeps alive): bytes the
+/// entry holds, sent from there, or its open file, streamed. In copy mode
+/// `buf[off..len]` is read but not yet sent; when splicing, the rest goes straight from
+/// the page cache.
 pub struct FileBody {
-    pub file: File,
-    pub pos: u64,
-    pub remaining: u64,
+    entry: Arc<Entry>,
+    part: Part,
+    pos: u64,
+    remaining: u64,
     splice: bool,
     buf: Vec<u8>,
     off: usize,
@@ -152,19 +220,21 @@ pub struct FileBody {
 }
 
 impl FileBody {
-    pub fn new(file: File, size: u64, sendfile: bool) -> Self {
-        let splice = sendfile && size >= SPLICE_FROM;
-        FileBody { file, pos: 0, remaining: size, splice, buf: Vec::new(), off: 0, len: 0 }
+    /// `size` bytes of `part` of `entry` (for `Part::File`, the file's length when the
+    /// head was made).
+    pub fn new(entry: Arc<Entry>, part: Part, size: u64, sendfile: bool) -> Self {
+        let splice = part == Part::File && sendfile && size >= SPLICE_FROM;
+        FileBody { entry, part, pos: 0, remaining: size, splice, buf: Vec::new(), off: 0, len: 0 }
     }
 
     /// Reads the next chunk when the previous one is sent (copy mode; nothing to do
-    /// when splicing). `Ok(false)` at the end.
+    /// when splicing or sending from memory). `Ok(false)` at the end.
     fn refill(&mut self) -> Result<bool> {
+        if self.part != Part::File || self.splice {
+            return Ok(self.remaining > 0);
+        }
         if self.off < self.len {
             return Ok(true);
-        }
-        if self.splice {
-            return Ok(self.remaining > 0);
         }
         if self.remaining == 0 {
             return Ok(false);
@@ -175,8 +245,10 @@ impl FileBody {
             self.buf = kernel::allocator::try_vec(size, 0u8)?;
         }
         let want = (self.remaining.min(self.buf.len() as u64)) as usize;
-        let Some(dst) = self.buf.get_mut(..want) else { return Err(EINVAL) };
-        let n = self.file.read_at(dst, self.pos)?;
+        let (entry, buf) = (&self.entry, &mut self.buf);
+        let Content::File { file, .. } = &entry.content else { return Err(EINVAL) };
+        let Some(dst) = buf.get_mut(..want) else { return Err(EINVAL) };
+        let n = file.read_at(dst, self.pos)?;
         if n == 0 {
             // The file shrank after we sent its length: the response cannot be
             // completed, so the connection must close.
@@ -189,8 +261,39 @@ impl FileBody {
         Ok(true)
     }
 
+    /// What can be sent now without reading.
     fn pending(&self) -> &[u8] {
-        self.buf.get(self.off..self.len).unwrap_or(&[])
+        if self.part == Part::File {
+            return self.buf.get(self.off..self.len).unwrap_or(&[]);
+        }
+        let bytes = self.entry.bytes(self.part);
+        let start = usize::try_from(self.pos).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        bytes.get(start..end).unwrap_or(&[])
+    }
+
+    /// `n` bytes of `pending()` were sent.
+    fn consume(&mut self, n: usize) {
+        if self.part == Part::File {
+            self.off += n;
+        } else {
+            self.pos += n as u64;
+            self.remaining -= (n as u64).min(self.remaining);
+        }
+    }
+
+    /// Bytes not sent yet.
+    fn left(&self) -> u64 {
+        if self.part == Part::File {
+            self.remaining.saturating_add(self.len.saturating_sub(self.off) as u64)
+        } else {
+            self.remaining
+        }
+    }
+
+    /// More bytes will follow what `pending()` holds now.
+    fn more_after_pending(&self) -> bool {
+        self.part == Part::File && self.remaining > 0
     }
 }
 
@@ -240,7 +343,7 @@ impl Conn {
     /// Bytes of the current response not sent yet (a measure of progress).
     fn bytes_left(&self) -> u64 {
         let head = self.out.len().saturating_sub(self.out_off) as u64;
-        let body = self.body.as_ref().map_or(0, |b| b.remaining.saturating_add(b.pending().len() as u64));
+        let body = self.body.as_ref().map_or(0, |b| b.left());
         head.saturating_add(body)
     }
 
@@ -273,14 +376,14 @@ impl Conn {
             }
             let head = self.out.get(self.out_off..).unwrap_or(&[]);
             let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
-            let more = self.body.as_ref().is_some_and(|b| b.remaining > 0);
+            let more = self.body.as_ref().is_some_and(|b| b.more_after_pending());
             match stream.write_vectored(&[head, body], false, more) {
                 Ok(mut n) => {
                     let from_head = n.min(head.len());
                     self.out_off += from_head;
                     n -= from_head;
                     if let Some(b) = self.body.as_mut() {
-                        b.off += n;
+                        b.consume(n);
                     }
                 }
                 Err(e) if e == EAGAIN => return Flush::WouldBlock,
@@ -305,7 +408,10 @@ impl Conn {
 /// Splices the next piece of a body into the socket.
 fn splice_some(b: &mut FileBody, stream: &TcpStream) -> core::result::Result<(), Flush> {
     let want = b.remaining.min(SPLICE_MAX);
-    match stream.send_file(&b.file, &mut b.pos, want as usize, b.remaining > want) {
+    let more = b.remaining > want;
+    let (entry, pos) = (&b.entry, &mut b.pos);
+    let Content::File { file, .. } = &entry.content else { return Err(Flush::Failed) };
+    match stream.send_file(file, pos, want as usize, more) {
         Ok(n) if n > 0 => {
             b.remaining -= (n as u64).min(b.remaining);
             Ok(())

@@ -1,13 +1,20 @@
 //! What to answer: status pages, redirects, files (with 304), directory listings.
+//!
+//! A request path resolves to a cache [`Entry`] (the open file and its attributes, a
+//! small file's bytes, or a rendered listing): from the cache when it has a fresh one,
+//! else made here (and cached, unless `cache=0`). Responses are then made from the
+//! entry; see `cache.rs`.
 
+use super::cache::{Cache, Content, Entry, Lookup, Part, Variant};
 use super::conn::{FileBody, Http};
-use crate::http::html::{Entry, Listing};
+use crate::http::html::{Entry as ListingEntry, Listing};
 use crate::http::parser::Request;
 use crate::http::response::{self, Body, Head, StatusCode};
 use crate::http::compress::{self, Encoding, Framing};
-use crate::http::{chunked, mime, path, Writer};
+use crate::http::{mime, path, Writer};
 use kernel::error::code::*;
-use kernel::fs::{FileKind, PathRef, Stat};
+use kernel::fs::{File, FileKind, PathRef, Stat};
+use kernel::sync::OnceBox;
 use kernel::prelude::*;
 
 /// Most entries listed for one directory (bounds the memory of a listing).
@@ -20,6 +27,8 @@ const HEAD_BUF: usize = 1024;
 const COMPRESS_MAX: u64 = 1024 * 1024;
 /// Listing pieces are rendered into chunks of this size.
 const LISTING_CHUNK: usize = 8192;
+/// Times a small file is read again when it changed while being read.
+const READ_TRIES: usize = 3;
 
 /// A complete answer to one request: the head (plus any small body) to send, an
 /// optional file body streamed after it, and whether the connection stays open.
@@ -49,16 +58,6 @@ fn head_bytes(head: &Head<'_>) -> Result<Vec<u8>> {
     response::write_head(head, &mut w).map_err(|_| EINVAL)?;
     let n = w.len();
     Ok(written(buf, n))
-}
-
-/// The head of a 200 response carrying (a coding of) the file `st` describes.
-fn file_head(st: &Stat, body: Body, content_type: &'static str, req: &Request<'_>, now: i64) -> Head<'static> {
-    let mut head = Head::new(StatusCode::Ok, body);
-    head.date = Some(now);
-    head.content_type = Some(content_type);
-    head.last_modified = Some(st.mtime);
-    head.keep_alive = req.keep_alive();
-    head
 }
 
 fn page(status: StatusCode, keep_alive: bool, now: i64, head_only: bool) -> Result<Reply> {
@@ -98,153 +97,310 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
         return page(status, ka, now, false);
     }
     // The resolved path is never longer than the target (decoding and normalising
-    // only shrink it), so that much room is enough.
-    let mut pbuf = kernel::allocator::try_vec(req.target().len().clamp(1, path::MAX_PATH), 0u8)?;
-    let resolved = match path::resolve(req.target(), &mut pbuf) {
-        Ok(r) => r,
+    // only shrink it), so that much room is enough, plus the key's trailing slash.
+    let mut pbuf = kernel::allocator::try_vec(req.target().len().clamp(1, path::MAX_PATH) + 1, 0u8)?;
+    let (rel, trailing_slash) = match path::resolve(req.target(), &mut pbuf) {
+        Ok(r) => (r.rel.len(), r.trailing_slash),
         Err(e) => return page(e.status(), ka, now, head_only),
     };
-    let found = h.root.lookup(resolved.rel).and_then(|p| p.stat().map(|st| (p, st)));
-    let (p, st) = match found {
+    // The cache key: the resolved path, with its trailing slash ("dir/" lists or serves
+    // an index, "dir" redirects).
+    let key_len = rel + usize::from(trailing_slash);
+    if trailing_slash {
+        if let Some(b) = pbuf.get_mut(rel) {
+            *b = b'/';
+        }
+    }
+    let Some(key) = pbuf.get(..key_len) else { return Err(EINVAL) };
+    let Some(rel) = pbuf.get(..rel) else { return Err(EINVAL) };
+    let now_ms = kernel::time::monotonic_ms();
+    if let Some(cache) = h.cache.as_deref() {
+        match cache.lookup(key, now_ms) {
+            Lookup::Fresh(e) => return entry_reply(h, Some(cache), e, req, now),
+            Lookup::Stale(e) => {
+                if still_valid(h, &e, rel, trailing_slash) {
+                    cache.revalidated(&e, now_ms);
+                    return entry_reply(h, Some(cache), e, req, now);
+                }
+                cache.remove(&e);
+            }
+            Lookup::Miss => {}
+        }
+    }
+    match resolve(h, rel, trailing_slash, key, req, now, now_ms)? {
+        Resolved::Entry(e) => {
+            if let Some(cache) = h.cache.as_deref() {
+                cache.insert(&e);
+            }
+            entry_reply(h, h.cache.as_deref(), e, req, now)
+        }
+        Resolved::Reply(r) => Ok(r),
+    }
+}
+
+/// What a path resolved to: something to cache, or an answer that is not cached
+/// (errors, redirects, files that kept changing while read).
+enum Resolved {
+    Entry(Arc<Entry>),
+    Reply(Reply),
+}
+
+/// The file a key names now: the target itself, or a directory's `index.html`.
+fn current_file(h: &Http, rel: &[u8], trailing_slash: bool) -> Result<(PathRef, Stat)> {
+    let p = h.root.lookup(rel)?;
+    let st = p.stat()?;
+    if st.kind == FileKind::Directory && trailing_slash {
+        if let Ok(index) = p.lookup(b"index.html") {
+            if let Ok(ist) = index.stat() {
+                if ist.kind == FileKind::Regular {
+                    return Ok((index, ist));
+                }
+            }
+        }
+    }
+    Ok((p, st))
+}
+
+/// Whether a stale entry still says what the file system says (with the serving
+/// credentials: a path that became unreachable is not valid). Listings are always
+/// made again: their entries' sizes and times change without the directory changing.
+fn still_valid(h: &Http, e: &Entry, rel: &[u8], trailing_slash: bool) -> bool {
+    if matches!(e.content, Content::Listing { .. }) {
+        return false;
+    }
+    // (Called inside `act_as`: see conn.rs.)
+    match current_file(h, rel, trailing_slash) {
+        Ok((_, st)) => st.same_version(&e.stat),
+        Err(_) => false,
+    }
+}
+
+fn resolve(
+    h: &Http,
+    rel: &[u8],
+    trailing_slash: bool,
+    key: &[u8],
+    req: &Request<'_>,
+    now: i64,
+    now_ms: u64,
+) -> Result<Resolved> {
+    let ka = req.keep_alive();
+    let head_only = req.is_head();
+    let (p, st) = match h.root.lookup(rel).and_then(|p| p.stat().map(|st| (p, st))) {
         Ok(v) => v,
-        Err(e) => return page(status_for(e), ka, now, head_only),
+        Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
     };
     match st.kind {
-        FileKind::Regular => file_reply(h, &p, &st, resolved.rel, req, now),
+        FileKind::Regular => file_entry(h, &p, st, rel, key, req, now, now_ms),
         FileKind::Directory => {
-            if !resolved.trailing_slash {
+            if !trailing_slash {
                 let mut buf = kernel::allocator::try_vec(HEAD_BUF + path::MAX_PATH * 3, 0u8)?;
                 let mut w = Writer::new(&mut buf);
-                let keep_open = response::write_redirect_to_dir(resolved.rel, ka, Some(now), head_only, &mut w)
+                let keep_open = response::write_redirect_to_dir(rel, ka, Some(now), head_only, &mut w)
                     .map_err(|_| ENAMETOOLONG)?;
-                return Ok(Reply { head: to_vec(w.written())?, body: None, keep_open });
+                return Ok(Resolved::Reply(Reply { head: to_vec(w.written())?, body: None, keep_open }));
             }
             if let Ok(index) = p.lookup(b"index.html") {
                 if let Ok(ist) = index.stat() {
                     if ist.kind == FileKind::Regular {
-                        return file_reply(h, &index, &ist, b"index.html", req, now);
+                        return file_entry(h, &index, ist, b"index.html", key, req, now, now_ms);
                     }
                 }
             }
             if !h.listings {
-                return page(StatusCode::Forbidden, ka, now, head_only);
+                return Ok(Resolved::Reply(page(StatusCode::Forbidden, ka, now, head_only)?));
             }
-            listing_reply(h, &p, resolved.rel, req, now)
+            let html = match render_listing(h, &p, rel) {
+                Ok(html) => html,
+                Err(e) if e == ENOMEM => return Err(e),
+                Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+            };
+            Ok(Resolved::Entry(Entry::new(key, st, Content::Listing { html }, now_ms)?))
         }
         // Devices, FIFOs, sockets: never opened.
-        _ => page(StatusCode::Forbidden, ka, now, head_only),
+        _ => Ok(Resolved::Reply(page(StatusCode::Forbidden, ka, now, head_only)?)),
     }
 }
 
-fn file_reply(h: &Http, p: &PathRef, st: &Stat, name: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
-    let ka = req.keep_alive();
-    let head_only = req.is_head();
-    if response::not_modified(st.mtime, req.if_modified_since_time()) {
-        let mut head = Head::new(StatusCode::NotModified, Body::None);
-        head.date = Some(now);
-        head.last_modified = Some(st.mtime);
-        head.keep_alive = ka;
-        return Ok(Reply { head: head_bytes(&head)?, body: None, keep_open: head.keeps_alive() });
-    }
-    let content_type = mime::content_type(name);
-    let compressible = !h.compressors.is_empty() && compress::worth_compressing(content_type, st.size);
-    if compressible && st.size <= COMPRESS_MAX {
-        let enc = compress::negotiate(req.accept_encoding(), true);
-        if enc != Encoding::Identity {
-            if let Some(reply) = compressed_reply(h, p, st, content_type, enc, req, now)? {
-                return Ok(reply);
-            }
-        }
-    }
-    let file = if head_only {
-        None
-    } else {
-        match p.open() {
-            Ok(f) => Some(f),
-            Err(e) => return page(status_for(e), ka, now, head_only),
-        }
-    };
-    let mut head = file_head(st, Body::Length(st.size), content_type, req, now);
-    // Another client may get this compressed: caches must key on Accept-Encoding.
-    head.vary_accept_encoding = compressible;
-    Ok(Reply {
-        head: head_bytes(&head)?,
-        body: file.map(|f| FileBody::new(f, st.size, h.sendfile)),
-        keep_open: head.keeps_alive(),
-    })
-}
-
-/// The file compressed with `enc` (gzip or zlib framing around the kernel's raw
-/// deflate), head and body in one buffer. `None` to answer uncompressed instead: every
-/// compressor busy, the file changed size while read, or compression does not shrink it.
-fn compressed_reply(
+/// Opens the file and, if it is small, reads it whole: an entry. The bytes are kept
+/// only if the file's attributes were the same before and after the read (a file
+/// rewritten meanwhile is read again, a few times, then answered uncached).
+#[allow(clippy::too_many_arguments)]
+fn file_entry(
     h: &Http,
     p: &PathRef,
-    st: &Stat,
-    content_type: &'static str,
-    enc: Encoding,
+    st: Stat,
+    name: &[u8],
+    key: &[u8],
     req: &Request<'_>,
     now: i64,
-) -> Result<Option<Reply>> {
-    let Some(mut z) = h.compressors.iter().find_map(|c| c.try_lock()) else { return Ok(None) };
-    let Ok(file) = p.open() else { return Ok(None) };
-    let size = usize::try_from(st.size).map_err(|_| EFBIG)?;
-    let mut src = kernel::allocator::try_vec(size, 0u8)?;
+    now_ms: u64,
+) -> Result<Resolved> {
+    let (ka, head_only) = (req.keep_alive(), req.is_head());
+    let file = match p.open() {
+        Ok(f) => f,
+        Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+    };
+    let content_type = mime::content_type(name);
+    let mut st = st;
+    let body = if (st.size as usize) < h.body_max && st.size < COMPRESS_MAX {
+        let mut got = None;
+        for _ in 0..READ_TRIES {
+            let bytes = read_whole(&file, st.size)?;
+            match p.stat() {
+                Ok(after) if bytes.is_some() && after.same_version(&st) => {
+                    got = bytes;
+                    break;
+                }
+                Ok(after) => st = after,
+                Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+            }
+        }
+        match got {
+            Some(b) => Some(b),
+            // Still changing: answer from the file as it is now, without caching.
+            None => {
+                let e = Entry::new(key, st, file_content(file, content_type, None), now_ms)?;
+                let reply = entry_reply(h, None, e, req, now)?;
+                return Ok(Resolved::Reply(reply));
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Resolved::Entry(Entry::new(key, st, file_content(file, content_type, body), now_ms)?))
+}
+
+fn file_content(file: File, content_type: &'static str, body: Option<Vec<u8>>) -> Content {
+    Content::File { file, content_type, body, gzip: OnceBox::new(), zlib: OnceBox::new() }
+}
+
+/// The file's first `size` bytes; `None` if it has fewer now.
+fn read_whole(file: &File, size: u64) -> Result<Option<Vec<u8>>> {
+    let size = usize::try_from(size).map_err(|_| EFBIG)?;
+    let mut buf = kernel::allocator::try_vec(size, 0u8)?;
     let mut got = 0;
-    while let Some(rest) = src.get_mut(got..).filter(|r| !r.is_empty()) {
+    while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
         match file.read_at(rest, got as u64)? {
-            0 => break,
+            0 => return Ok(None),
             n => got += n,
         }
     }
-    if got != size {
-        return Ok(None);
+    Ok(Some(buf))
+}
+
+/// The answer to `req` from entry `e`. `cache` (if `e` is cached there) is charged for
+/// a compressed variant made here.
+fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>, now: i64) -> Result<Reply> {
+    let head_only = req.is_head();
+    let (content_type, size, part) = match &e.content {
+        Content::Listing { html } => (mime::HTML_TYPE, html.len() as u64, Part::Listing),
+        Content::File { content_type, body, .. } => {
+            if response::not_modified(e.stat.mtime, req.if_modified_since_time()) {
+                let mut head = Head::new(StatusCode::NotModified, Body::None);
+                head.date = Some(now);
+                head.last_modified = Some(e.stat.mtime);
+                head.keep_alive = req.keep_alive();
+                return Ok(Reply { head: head_bytes(&head)?, body: None, keep_open: head.keeps_alive() });
+            }
+            (*content_type, e.stat.size, if body.is_some() { Part::Body } else { Part::File })
+        }
+    };
+    let mut head = Head::new(StatusCode::Ok, Body::Length(size));
+    head.date = Some(now);
+    head.content_type = Some(content_type);
+    head.keep_alive = req.keep_alive();
+    if part != Part::Listing {
+        head.last_modified = Some(e.stat.mtime);
     }
+    let compressible =
+        part != Part::Listing && !h.compressors.is_empty() && compress::worth_compressing(content_type, size);
+    let mut part = part;
+    let mut len = size;
+    if compressible && size <= COMPRESS_MAX {
+        let enc = compress::negotiate(req.accept_encoding(), true);
+        if let Some((vpart, vlen)) = variant(h, cache, &e, enc)? {
+            head.encoding = enc;
+            head.body = Body::Length(vlen);
+            (part, len) = (vpart, vlen);
+        }
+    }
+    // Another client may get this compressed: caches must key on Accept-Encoding.
+    head.vary_accept_encoding = compressible;
+    let keep_open = head.keeps_alive();
+    let head = head_bytes(&head)?;
+    let body = (!head_only && len > 0).then(|| FileBody::new(e, part, len, h.sendfile));
+    Ok(Reply { head, body, keep_open })
+}
+
+/// The entry's body compressed with `enc` (made now if the entry has none yet): which
+/// part of the entry and its length. `None` to answer uncompressed: identity asked,
+/// every compressor busy, the file changed, or compression does not make it smaller.
+fn variant(h: &Http, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Result<Option<(Part, u64)>> {
+    let Content::File { file, body, gzip, zlib, .. } = &e.content else { return Ok(None) };
+    let (cell, part) = match enc {
+        Encoding::Gzip => (gzip, Part::Gzip),
+        Encoding::Deflate => (zlib, Part::Zlib),
+        Encoding::Identity => return Ok(None),
+    };
+    if let Some(v) = cell.get() {
+        return Ok(Some((part, v.0.len() as u64)));
+    }
+    let read;
+    let src: &[u8] = match body {
+        Some(b) => b,
+        None => {
+            // Read the file as the entry describes it: if it changed, not now.
+            let Some(bytes) = read_whole(file, e.stat.size)? else { return Ok(None) };
+            if !file.stat().is_ok_and(|st| st.same_version(&e.stat)) {
+                return Ok(None);
+            }
+            read = bytes;
+            &read
+        }
+    };
+    let Some(framed) = compress_framed(h, src, enc)? else { return Ok(None) };
+    let len = framed.len();
+    match cell.set(kernel::allocator::try_box(Variant(framed))?) {
+        Ok(()) => {
+            if let Some(c) = cache {
+                c.charge_variant(e, len);
+            }
+        }
+        // Another request made it first: theirs is as good.
+        Err(_) => {}
+    }
+    Ok(cell.get().map(|v| (part, v.0.len() as u64)))
+}
+
+/// `src` compressed with `enc` (gzip or zlib framing around the kernel's raw deflate).
+/// `None` if every compressor is busy or the result would not be smaller.
+fn compress_framed(h: &Http, src: &[u8], enc: Encoding) -> Result<Option<Vec<u8>>> {
+    let Some(mut z) = h.compressors.iter().find_map(|c| c.try_lock()) else { return Ok(None) };
+    let size = src.len();
     let mut framing = Framing::new(enc);
-    framing.update(&src);
+    framing.update(src);
     let (hdr, trailer) = (framing.header(), framing.trailer());
     // The compressed body must come out smaller than the file, or it is not worth it.
     let mut body = kernel::allocator::try_vec(size, 0u8)?;
     let room_end = size.saturating_sub(trailer.as_bytes().len());
     let Some(room) = body.get_mut(hdr.len()..room_end) else { return Ok(None) };
-    let Ok(n) = z.compress(&src, room) else { return Ok(None) };
+    let Ok(n) = z.compress(src, room) else { return Ok(None) };
     drop(z);
-    drop(src);
     let len = hdr.len() + n;
     body.get_mut(..hdr.len()).ok_or(EINVAL)?.copy_from_slice(hdr);
     body.get_mut(len..len + trailer.as_bytes().len()).ok_or(EINVAL)?.copy_from_slice(trailer.as_bytes());
     body.truncate(len + trailer.as_bytes().len());
-
-    let mut head = file_head(st, Body::Length(body.len() as u64), content_type, req, now);
-    head.encoding = enc;
-    let mut out = head_bytes(&head)?;
-    if !req.is_head() {
-        out.try_extend_from_slice(&body)?;
-    }
-    Ok(Some(Reply { head: out, body: None, keep_open: head.keeps_alive() }))
+    Ok(Some(body))
 }
 
-fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i64) -> Result<Reply> {
-    let ka = req.keep_alive();
-    let head_only = req.is_head();
-    let mut head = Head::new(StatusCode::Ok, Body::streaming(req.version()));
-    head.date = Some(now);
-    head.content_type = Some(mime::HTML_TYPE);
-    head.keep_alive = ka;
-    let mut out = head_bytes(&head)?;
-    let keep_open = head.keeps_alive();
-    if head_only {
-        return Ok(Reply { head: out, body: None, keep_open });
-    }
-
-    // Names first (the directory is locked while iterating: no lookups in there).
+/// A directory's listing as HTML. Names are read first (the directory is locked while
+/// iterating: no lookups in there), then each entry's size and time.
+fn render_listing(h: &Http, dir: &PathRef, rel: &[u8]) -> Result<Vec<u8>> {
     let mut arena: Vec<u8> = Vec::new();
     let mut names: Vec<(usize, usize, Option<FileKind>)> = Vec::new();
     let mut failed = false;
-    let mut d = match dir.open() {
-        Ok(d) => d,
-        Err(e) => return page(status_for(e), ka, now, head_only),
-    };
+    let mut d = dir.open()?;
     d.read_dir(&mut |name, kind| {
         if names.len() >= MAX_ENTRIES {
             return false;
@@ -263,7 +419,7 @@ fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i6
 
     // Then sizes and times, looked up from the root like any request.
     let mut full: Vec<u8> = Vec::new();
-    let mut entries: Vec<Entry<'_>> = Vec::new();
+    let mut entries: Vec<ListingEntry<'_>> = Vec::new();
     entries.try_reserve_exact(names.len())?;
     for &(start, len, kind) in names.iter() {
         let Some(name) = arena.get(start..start + len) else { continue };
@@ -283,27 +439,16 @@ fn listing_reply(h: &Http, dir: &PathRef, rel: &[u8], req: &Request<'_>, now: i6
             Ok(st) => (st.kind == FileKind::Directory, st.size, st.mtime),
             Err(_) => (kind == Some(FileKind::Directory), 0, 0),
         };
-        entries.try_push(Entry { name, is_dir, size, mtime })?;
+        entries.try_push(ListingEntry { name, is_dir, size, mtime })?;
     }
 
-    let chunked_body = head.body == Body::Chunked;
     let mut listing = Listing::new(rel, &mut entries);
+    let mut out: Vec<u8> = Vec::new();
     let mut chunk = kernel::allocator::try_vec(LISTING_CHUNK, 0u8)?;
     while !listing.is_done() {
-        let area = chunked::payload_area(&mut chunk);
-        let mut pw = Writer::new(area);
-        listing.fill(&mut pw).map_err(|_| EINVAL)?;
-        let n = pw.len();
-        if chunked_body {
-            let range = chunked::frame_in_place(&mut chunk, n).map_err(|_| EINVAL)?;
-            out.try_extend_from_slice(chunk.get(range).unwrap_or(&[]))?;
-        } else {
-            let payload = chunk.get(chunked::HEADROOM..chunked::HEADROOM + n).unwrap_or(&[]);
-            out.try_extend_from_slice(payload)?;
-        }
+        let mut w = Writer::new(&mut chunk);
+        listing.fill(&mut w).map_err(|_| EINVAL)?;
+        out.try_extend_from_slice(w.written())?;
     }
-    if chunked_body {
-        out.try_extend_from_slice(chunked::LAST_CHUNK)?;
-    }
-    Ok(Reply { head: out, body: None, keep_open })
+    Ok(out)
 }

@@ -1,5 +1,6 @@
 //! The kernel module: parameters, start-up checks, and the server on `common`.
 
+mod cache;
 mod conn;
 mod content;
 
@@ -75,8 +76,21 @@ impl Module for Khttpd {
         };
         let compressors = if params::compress.get() { compressors(max_active) } else { Vec::new() };
         let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
-        let handler =
-            conn::Http::new(root, cred, timeouts, params::listings.get(), params::sendfile.get(), compressors);
+        let cache = params::cache.get().then(|| cache::Settings {
+            ttl_ms: params::cache_ttl_ms.get().max(1),
+            max_bytes: (params::cache_max_kb.get() as usize).saturating_mul(1024),
+            body_max: (params::cache_body_kb.get() as usize).saturating_mul(1024),
+        });
+        let handler = conn::Http::new(
+            root,
+            cred,
+            timeouts,
+            params::listings.get(),
+            params::sendfile.get(),
+            compressors,
+            cache,
+        )
+        .inspect_err(|e| pr_err!("cannot set the cache up: {:?}", e))?;
         let server = Server::start(config, handler).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
@@ -148,6 +162,10 @@ kernel::module! {
         header_timeout_ms: u32 { default: 10000, permissions: 0o444, description: "A request head must arrive whole within this many milliseconds of its first byte (of the accept, for a connection's first request), else 408 and close; trickling bytes do not extend it; 0 = never" },
         send_timeout_ms: u32 { default: 30000, permissions: 0o444, description: "Close a connection whose response makes no progress (client not reading) for this many milliseconds; 0 = never" },
         max_connections: u32 { default: 16384, permissions: 0o444, description: "Most connections open at once; beyond it a new connection gets 503 and is closed (logged at most every 5 s); 0 = no limit" },
+        cache: bool { default: true, permissions: 0o444, description: "Keep what paths resolved to (open files, small bodies, compressed variants, listings) in a cache read without locks (RCU); 0: look up, open and read on every request" },
+        cache_ttl_ms: u32 { default: 1000, permissions: 0o444, description: "A cached answer is used this many milliseconds, then checked against the file system (changed files are reloaded, deleted ones dropped)" },
+        cache_max_kb: u32 { default: 65536, permissions: 0o444, description: "Memory the cache may use (KiB); least recently used entries are evicted beyond it" },
+        cache_body_kb: u32 { default: 16, permissions: 0o444, description: "Files smaller than this (KiB) are held in memory; larger ones are sent from the page cache through the cached open file" },
         uid: u32 { default: 65534, permissions: 0o444, description: "User whose permissions decide what is served (path lookup, listing, open); default nobody" },
         gid: u32 { default: 65534, permissions: 0o444, description: "Group of that user (no supplementary groups); default nogroup" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },

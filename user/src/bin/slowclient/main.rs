@@ -7,6 +7,11 @@
 //!       N connections (each with one keep-alive request answered first, if --path),
 //!       held open; reports how many the server closed meanwhile.
 //!
+//!   slowclient uniform --addr A -c 100 -n 4000 --path /f.txt
+//!       C keep-alive clients fetch a file N times in all; every body must be one byte
+//!       repeated (the test rewrites the file with versions AAAA.., BBBB..): a body
+//!       mixing versions is counted as mixed.
+//!
 //! Output is `key: value` lines the test scripts grep.
 
 use clap::{Parser, Subcommand};
@@ -46,6 +51,17 @@ enum Cmd {
         /// Ask for this path once on each connection (keep-alive) before holding it.
         #[arg(long)]
         path: Option<String>,
+    },
+    /// Fetch a file many times; each body must be one repeated byte.
+    Uniform {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        #[arg(short, default_value_t = 100)]
+        c: usize,
+        #[arg(short, default_value_t = 4000)]
+        n: usize,
+        #[arg(long)]
+        path: String,
     },
 }
 
@@ -228,6 +244,77 @@ fn hold(addr: SocketAddr, n: usize, secs: u64, path: Option<&str>) -> i32 {
     0
 }
 
+/// Reads one whole response (head and Content-Length body) from a blocking stream,
+/// keeping what follows in `buf`. `None` on EOF or error.
+fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<(Option<u16>, Vec<u8>)> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(total) = response_len(buf) {
+            let end = buf.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+            let status = status_of(buf);
+            let body = buf.get(end..total)?.to_vec();
+            buf.drain(..total);
+            return Some((status, body));
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// True if `body` is one byte repeated (or empty).
+fn uniform(body: &[u8]) -> bool {
+    body.first().is_none_or(|&b0| body.iter().all(|&b| b == b0))
+}
+
+fn fetch_uniform(addr: SocketAddr, c: usize, n: usize, path: &str) -> i32 {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let (ok, mixed, errors) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let per = n.div_ceil(c.max(1));
+    let req = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    let threads: Vec<_> = (0..c.max(1))
+        .map(|_| {
+            let (ok, mixed, errors, req) = (ok.clone(), mixed.clone(), errors.clone(), req.clone());
+            std::thread::spawn(move || {
+                let mut done = 0;
+                while done < per {
+                    let Ok(mut s) = TcpStream::connect(addr) else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        done += 1;
+                        continue;
+                    };
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+                    let mut buf = Vec::new();
+                    while done < per {
+                        done += 1;
+                        if s.write_all(req.as_bytes()).is_err() {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        match read_response(&mut s, &mut buf) {
+                            Some((Some(200), body)) if uniform(&body) => ok.fetch_add(1, Ordering::Relaxed),
+                            Some((Some(200), _)) => mixed.fetch_add(1, Ordering::Relaxed),
+                            _ => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        };
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        let _ = t.join();
+    }
+    println!("uniform: {}", ok.load(Ordering::Relaxed));
+    println!("mixed: {}", mixed.load(Ordering::Relaxed));
+    println!("errors: {}", errors.load(Ordering::Relaxed));
+    0
+}
+
 fn main() {
     let args = Args::parse();
     let rc = match args.cmd {
@@ -235,6 +322,7 @@ fn main() {
             trickle(addr, n, Duration::from_millis(interval_ms.max(1)), Duration::from_secs(max_secs))
         }
         Cmd::Hold { addr, n, secs, path } => hold(addr, n, secs, path.as_deref()),
+        Cmd::Uniform { addr, c, n, path } => fetch_uniform(addr, c, n, &path),
     };
     std::process::exit(rc);
 }
@@ -249,6 +337,13 @@ mod tests {
         assert_eq!(status_of(b"HTTP/1.0 200 OK\r\n"), Some(200));
         assert_eq!(status_of(b"HTTP/1.1 20"), None);
         assert_eq!(status_of(b"SSH-2.0 x"), None);
+    }
+
+    #[test]
+    fn uniform_bodies() {
+        assert!(uniform(b""));
+        assert!(uniform(b"AAAA"));
+        assert!(!uniform(b"AABA"));
     }
 
     #[test]
