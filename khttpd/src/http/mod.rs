@@ -22,6 +22,7 @@ pub mod html;
 pub mod mime;
 pub mod parser;
 pub mod path;
+pub mod range;
 pub mod response;
 pub mod writer;
 
