@@ -18,6 +18,7 @@
 pub mod chunked;
 pub mod compress;
 pub mod date;
+pub mod etag;
 pub mod html;
 pub mod mime;
 pub mod parser;
