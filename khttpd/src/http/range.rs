@@ -221,10 +221,26 @@ pub fn parse(value: &[u8], size: u64) -> Ranges {
     }
 }
 
+/// Insertion sort by `first`: at most [`MAX_RANGES`] elements, and unlike the library
+/// sorts it has no panic paths (the kernel build rejects any).
+fn sort_by_first(ranges: &mut [ByteRange]) {
+    for i in 1..ranges.len() {
+        let mut j = i;
+        while let Some(pair @ [_, _]) = j.checked_sub(1).and_then(|k| ranges.get_mut(k..=j)) {
+            let [a, b] = pair else { break };
+            if a.first <= b.first {
+                break;
+            }
+            core::mem::swap(a, b);
+            j = j.saturating_sub(1);
+        }
+    }
+}
+
 /// Sorts `ranges` by start and merges those that overlap or touch, in place; returns
 /// how many are left at the front. There are at most [`MAX_RANGES`] of them.
 fn coalesce(ranges: &mut [ByteRange]) -> usize {
-    ranges.sort_unstable_by_key(|r| r.first);
+    sort_by_first(ranges);
     let mut out = 0usize;
     for i in 0..ranges.len() {
         let Some(&r) = ranges.get(i) else { break };
@@ -401,6 +417,20 @@ mod tests {
         let mut v = list(MAX_RANGES);
         v.push_str(&",".repeat(1000));
         assert_eq!(parse(v.as_bytes(), 1000), r(0, MAX_RANGES as u64 - 1));
+    }
+
+    #[test]
+    fn sorts_and_coalesces() {
+        let br = |first, last| ByteRange { first, last };
+        let mut v = [br(50, 60), br(0, 5), br(7, 9), br(6, 6), br(100, 100), br(0, 1), br(55, 70)];
+        let n = coalesce(&mut v);
+        assert_eq!(&v[..n], &[br(0, 9), br(50, 70), br(100, 100)]);
+        let mut v: Vec<ByteRange> = (0..MAX_RANGES as u64).rev().map(|i| br(i * 2, i * 2)).collect();
+        sort_by_first(&mut v);
+        assert!(v.windows(2).all(|w| w[0].first < w[1].first));
+        assert_eq!(coalesce(&mut []), 0);
+        let mut one = [br(u64::MAX, u64::MAX)];
+        assert_eq!(coalesce(&mut one), 1);
     }
 
     #[test]
