@@ -439,6 +439,7 @@ pub fn write_range_not_satisfiable(
 /// Whether a GET for a file modified at `mtime` may be answered with 304, given the
 /// request's If-Modified-Since (already parsed to unix seconds). HTTP dates have
 /// one-second resolution, so sub-second mtimes must be truncated by the caller.
+/// [`super::conditional::evaluate`] uses this and adds If-None-Match and Range.
 pub fn not_modified(mtime: i64, if_modified_since: Option<i64>) -> bool {
     if_modified_since.is_some_and(|ims| mtime <= ims)
 }
