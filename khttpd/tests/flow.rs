@@ -1,19 +1,23 @@
 //! End-to-end use of the protocol library the way the kernel glue is meant to use it:
-//! parse → resolve → status/redirect/304/file/listing → head → body (chunked, maybe
-//! compressed). An in-memory tree stands in for the file system and flate2's raw
+//! parse → resolve → status/redirect/304/file (200, 206 or 416)/listing → head → body
+//! (chunked, maybe compressed). An in-memory tree stands in for the file system and flate2's raw
 //! deflate for the kernel's compressor; a small client decodes what was sent.
 
 use flate2::{Compress, Compression, FlushCompress};
 use khttpd::http::compress::{self, Encoding, Framing};
+use khttpd::http::conditional::{self, Outcome};
+use khttpd::http::etag::ETag;
 use khttpd::http::html::{Entry, Listing};
 use khttpd::http::parser::{self, Status};
-use khttpd::http::response::{self, Body, Head, StatusCode};
+use khttpd::http::response::{self, Body, ContentRange, Head, StatusCode};
 use khttpd::http::{chunked, mime, path, Writer};
 use std::collections::BTreeMap;
 use std::io::Read;
 
 const NOW: i64 = 1_700_000_000;
 const MTIME: i64 = 1_600_000_000;
+/// Inode number of every file in the stand-in tree.
+const INO: u64 = 7;
 /// Small send buffer, so listings and files span several chunks.
 const SEND_BUF: usize = 4096;
 
@@ -188,50 +192,82 @@ fn serve(tree: &Tree, input: &[u8]) -> Option<(usize, Vec<u8>, bool)> {
             return Some((consumed, out, open));
         }
         Some(Node::File(data)) => {
-            if response::not_modified(MTIME, req.if_modified_since_time()) {
-                let mut head = Head::new(StatusCode::NotModified, Body::None);
-                head.date = Some(NOW);
-                head.last_modified = Some(MTIME);
-                head.keep_alive = ka;
-                response::write_head(&head, &mut w).unwrap();
-                head.keeps_alive()
-            } else {
-                let ct = mime::content_type(resolved.rel);
-                let compressible = compress::worth_compressing(ct, data.len() as u64);
-                let encoding = compress::negotiate(req.accept_encoding(), compressible);
-                let body = if encoding == Encoding::Identity {
-                    Body::Length(data.len() as u64)
-                } else {
-                    Body::streaming(req.version())
-                };
-                let mut head = Head::new(StatusCode::Ok, body);
-                head.date = Some(NOW);
-                head.content_type = Some(ct);
-                head.last_modified = Some(MTIME);
-                head.encoding = encoding;
-                head.vary_accept_encoding = compressible;
-                head.keep_alive = ka;
-                response::write_head(&head, &mut w).unwrap();
-                out.extend_from_slice(w.written());
-                if !head_only {
-                    match body {
-                        Body::Length(_) => out.extend_from_slice(data),
-                        _ => {
-                            let mut c = Compressor::new(encoding);
-                            let mut z = Vec::new();
-                            for (i, part) in data.chunks(1000).enumerate() {
-                                z.extend(c.feed(part, (i + 1) * 1000 >= data.len()));
-                            }
-                            if body == Body::Chunked {
-                                send_chunked(&mut out, &z);
-                                out.extend_from_slice(chunked::LAST_CHUNK);
-                            } else {
-                                out.extend_from_slice(&z);
+            let size = data.len() as u64;
+            let ct = mime::content_type(resolved.rel);
+            let compressible = compress::worth_compressing(ct, size);
+            // What a 200 would be coded with: its tag is also the one a 304 carries.
+            let encoding = compress::negotiate(req.accept_encoding(), compressible);
+            let tag = ETag::for_file(INO, size, MTIME, 0, NOW);
+            match conditional::evaluate(&req, &tag, MTIME, size, NOW) {
+                Outcome::NotModified => {
+                    let mut head = Head::new(StatusCode::NotModified, Body::None);
+                    head.date = Some(NOW);
+                    head.last_modified = Some(MTIME);
+                    head.etag = Some(tag.for_encoding(encoding));
+                    head.vary_accept_encoding = compressible;
+                    head.keep_alive = ka;
+                    response::write_head(&head, &mut w).unwrap();
+                    head.keeps_alive()
+                }
+                Outcome::Unsatisfiable => {
+                    response::write_range_not_satisfiable(size, ka, Some(NOW), head_only, &mut w).unwrap()
+                }
+                Outcome::Partial(range) => {
+                    // Always the identity representation, with its own tag.
+                    let mut head = Head::new(StatusCode::PartialContent, Body::Length(range.len()));
+                    head.date = Some(NOW);
+                    head.content_type = Some(ct);
+                    head.last_modified = Some(MTIME);
+                    head.etag = Some(tag);
+                    head.accept_ranges = true;
+                    head.content_range = Some(ContentRange::Bytes { range, complete_length: size });
+                    head.vary_accept_encoding = compressible;
+                    head.keep_alive = ka;
+                    response::write_head(&head, &mut w).unwrap();
+                    out.extend_from_slice(w.written());
+                    if !head_only {
+                        out.extend_from_slice(&data[range.first as usize..=range.last as usize]);
+                    }
+                    return Some((consumed, out, head.keeps_alive()));
+                }
+                Outcome::Full => {
+                    let body = if encoding == Encoding::Identity {
+                        Body::Length(size)
+                    } else {
+                        Body::streaming(req.version())
+                    };
+                    let mut head = Head::new(StatusCode::Ok, body);
+                    head.date = Some(NOW);
+                    head.content_type = Some(ct);
+                    head.last_modified = Some(MTIME);
+                    head.etag = Some(tag.for_encoding(encoding));
+                    // Ranges are of the identity representation: only offered with it.
+                    head.accept_ranges = encoding == Encoding::Identity;
+                    head.encoding = encoding;
+                    head.vary_accept_encoding = compressible;
+                    head.keep_alive = ka;
+                    response::write_head(&head, &mut w).unwrap();
+                    out.extend_from_slice(w.written());
+                    if !head_only {
+                        match body {
+                            Body::Length(_) => out.extend_from_slice(data),
+                            _ => {
+                                let mut c = Compressor::new(encoding);
+                                let mut z = Vec::new();
+                                for (i, part) in data.chunks(1000).enumerate() {
+                                    z.extend(c.feed(part, (i + 1) * 1000 >= data.len()));
+                                }
+                                if body == Body::Chunked {
+                                    send_chunked(&mut out, &z);
+                                    out.extend_from_slice(chunked::LAST_CHUNK);
+                                } else {
+                                    out.extend_from_slice(&z);
+                                }
                             }
                         }
                     }
+                    return Some((consumed, out, head.keeps_alive()));
                 }
-                return Some((consumed, out, head.keeps_alive()));
             }
         }
     };
@@ -367,6 +403,136 @@ fn conditional_and_head() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Length"), Some("3000"));
     assert!(r.body.is_empty());
+}
+
+const INDEX_TAG: &str = "\"7-bb8-5f5e1000-0\"";
+const INDEX_TAG_GZIP: &str = "\"7-bb8-5f5e1000-0-gzip\"";
+
+#[test]
+fn etags_and_if_none_match() {
+    let t = Tree::sample();
+    let (r, _) = get(&t, "GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("ETag"), Some(INDEX_TAG));
+    assert_eq!(r.header("Accept-Ranges"), Some("bytes"));
+    let (r, _) = get(&t, "GET /index.html HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n");
+    assert_eq!(r.header("ETag"), Some(INDEX_TAG_GZIP));
+    assert_eq!(r.header("Accept-Ranges"), None);
+    let (r, _) = get(&t, "GET /logo.png HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.header("ETag"), Some("\"7-bb8-5f5e1000-0\""));
+
+    // 304 carries the tag a 200 would have had.
+    for (ae, inm, tag) in [
+        ("", INDEX_TAG, INDEX_TAG),
+        ("", "W/\"7-bb8-5f5e1000-0\"", INDEX_TAG),
+        ("Accept-Encoding: gzip\r\n", INDEX_TAG_GZIP, INDEX_TAG_GZIP),
+        // A cache holding the identity copy may reuse it even if gzip would be sent.
+        ("Accept-Encoding: gzip\r\n", INDEX_TAG, INDEX_TAG_GZIP),
+        ("", "\"other\", \"7-bb8-5f5e1000-0\"", INDEX_TAG),
+    ] {
+        let (r, open) = get(&t, &format!("GET /index.html HTTP/1.1\r\nHost: x\r\n{ae}If-None-Match: {inm}\r\n\r\n"));
+        assert_eq!(r.status, 304, "{inm}");
+        assert!(open);
+        assert_eq!(r.header("ETag"), Some(tag));
+        assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+        assert!(r.body.is_empty());
+    }
+    // `*` mixed with tags is malformed: no match, and If-Modified-Since is not
+    // consulted either.
+    let (r, _) = get(
+        &t,
+        "GET /index.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\", *\r\nIf-Modified-Since: Sun, 13 Sep 2020 12:26:40 GMT\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let (r, _) = get(
+        &t,
+        "HEAD /index.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"nope\"\r\nIf-Modified-Since: Sun, 13 Sep 2020 12:26:40 GMT\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    let (r, _) = get(&t, "HEAD /index.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n");
+    assert_eq!(r.status, 304);
+}
+
+#[test]
+fn range_requests() {
+    let t = Tree::sample();
+    let index = b"<h1>hello</h1>\n".repeat(200);
+    let ranged = |range: &str, extra: &str| {
+        get(&t, &format!("GET /index.html HTTP/1.1\r\nHost: x\r\nRange: {range}\r\n{extra}\r\n")).0
+    };
+
+    for (range, first, last) in [
+        ("bytes=0-9", 0, 9),
+        ("bytes=2990-", 2990, 2999),
+        ("bytes=-15", 2985, 2999),
+        ("bytes=100-99999", 100, 2999),
+        ("bytes=0-0, 1-1, 2-20", 0, 20),
+    ] {
+        let r = ranged(range, "");
+        assert_eq!(r.status, 206, "{range}");
+        assert_eq!(r.header("Content-Range").unwrap(), format!("bytes {first}-{last}/3000"));
+        assert_eq!(r.header("Content-Length").unwrap(), (last - first + 1).to_string());
+        assert_eq!(r.body, &index[first..=last]);
+        assert_eq!(r.header("ETag"), Some(INDEX_TAG));
+        assert_eq!(r.header("Accept-Ranges"), Some("bytes"));
+        assert_eq!(r.header("Last-Modified"), Some("Sun, 13 Sep 2020 12:26:40 GMT"));
+        // Compression is not applied to ranges.
+        let r = ranged(range, "Accept-Encoding: gzip\r\n");
+        assert_eq!(r.status, 206);
+        assert_eq!(r.header("Content-Encoding"), None);
+        assert_eq!(r.header("ETag"), Some(INDEX_TAG));
+        assert_eq!(r.body, &index[first..=last]);
+    }
+
+    // Unsatisfiable: 416 with the complete length and the status page.
+    let r = ranged("bytes=3000-", "");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("Content-Range"), Some("bytes */3000"));
+    assert!(String::from_utf8(r.body).unwrap().contains("<h1>416 Range Not Satisfiable</h1>"));
+
+    // Ignored: whole file with 200 (and compression when asked for).
+    for (range, extra) in [
+        ("bytes=0-9, 20-29", ""),
+        ("bytes=9-0", ""),
+        ("lines=1-2", ""),
+        ("bytes=0-9", "If-Range: \"stale\"\r\n"),
+        ("bytes=0-9", "If-Range: W/\"7-bb8-5f5e1000-0\"\r\n"),
+        ("bytes=3000-", "If-Range: Sun, 13 Sep 2020 12:26:39 GMT\r\n"),
+    ] {
+        let r = ranged(range, extra);
+        assert_eq!(r.status, 200, "{range} {extra}");
+        assert_eq!(r.body, index);
+        assert_eq!(r.header("Content-Range"), None);
+    }
+    // If-Range with the gzip variant's tag: that representation is gone from a range
+    // point of view, so the whole (compressed) file is sent.
+    let r = ranged("bytes=0-9", &format!("If-Range: {INDEX_TAG_GZIP}\r\nAccept-Encoding: gzip\r\n"));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(r.body, index);
+
+    // If-Range that matches: the range.
+    for validator in [INDEX_TAG, "Sun, 13 Sep 2020 12:26:40 GMT"] {
+        let r = ranged("bytes=10-19", &format!("If-Range: {validator}\r\n"));
+        assert_eq!(r.status, 206, "{validator}");
+        assert_eq!(r.body, &index[10..20]);
+    }
+
+    // HEAD ignores Range; a 304 wins over it.
+    let (r, _) = get(&t, "HEAD /index.html HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Length"), Some("3000"));
+    let r = ranged("bytes=0-9", &format!("If-None-Match: {INDEX_TAG}\r\n"));
+    assert_eq!(r.status, 304);
+
+    // Empty files: nothing to range over.
+    let mut t = Tree::sample();
+    t.0.insert(b"empty.txt".to_vec(), Node::File(Vec::new()));
+    let (r, _) = get(&t, "GET /empty.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\n\r\n");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("Content-Range"), Some("bytes */0"));
+    let (r, _) = get(&t, "GET /empty.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-5\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Content-Length"), Some("0"));
 }
 
 #[test]

@@ -9,19 +9,23 @@
 //! - bounded work per call and no recursion.
 //!
 //! Typical flow for one request (see each module for details):
-//! [`parser::parse`] → [`path::resolve`] → [`response::write_head`] (or
-//! [`response::write_status_page`]) → file data, or a listing from [`html`] framed by
+//! [`parser::parse`] → [`path::resolve`] → for a file, [`conditional::evaluate`] with
+//! its [`etag::ETag`] (304, 200, 206 with a [`range`], or 416) → [`response::write_head`]
+//! (or [`response::write_status_page`]) → file data, or a listing from [`html`] framed by
 //! [`chunked`], optionally compressed with the framing from [`compress`].
 //! (Connection deadlines are kernel timers, one per connection: see `common`.)
 #![forbid(unsafe_code)]
 
 pub mod chunked;
 pub mod compress;
+pub mod conditional;
 pub mod date;
+pub mod etag;
 pub mod html;
 pub mod mime;
 pub mod parser;
 pub mod path;
+pub mod range;
 pub mod response;
 pub mod writer;
 

@@ -234,6 +234,50 @@ impl<'a> Request<'a> {
             .map(|(_, v)| v)
     }
 
+    /// Values of every field called `name` (case-insensitive), in order.
+    pub fn header_values<'s>(&'s self, name: &'s [u8]) -> impl Iterator<Item = &'a [u8]> + 's {
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The value of `name` if exactly one such field is present: `Ok(None)` when there
+    /// is none, `Err(())` when there are several.
+    fn single(&self, name: &[u8]) -> Result<Option<&'a [u8]>, ()> {
+        let mut values = self.header_values(name);
+        let first = values.next();
+        match values.next() {
+            None => Ok(first),
+            Some(_) => Err(()),
+        }
+    }
+
+    /// The Range value, unparsed (see [`super::range::parse`]). Range is not a list
+    /// field, so several Range fields cannot form a valid value: they are ignored like
+    /// any invalid Range, and this returns `None` (whole representation).
+    pub fn range(&self) -> Option<&'a [u8]> {
+        self.single(b"range").ok().flatten()
+    }
+
+    /// The If-Range value, unparsed (see [`super::conditional`]). Several If-Range
+    /// fields are invalid: this then returns an empty value, which matches no
+    /// validator, so the Range is ignored (whole representation).
+    pub fn if_range(&self) -> Option<&'a [u8]> {
+        self.single(b"if-range").unwrap_or(Some(&[]))
+    }
+
+    /// Every If-None-Match value, in order; together they form one list (see
+    /// [`super::etag::none_match`]).
+    pub fn if_none_match(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.header_values(b"if-none-match")
+    }
+
+    /// Whether the request has an If-None-Match field (then If-Modified-Since is
+    /// ignored, RFC 9110 §13.1.3).
+    pub fn has_if_none_match(&self) -> bool {
+        self.if_none_match().next().is_some()
+    }
+
     /// Fields in order as (name, value), values without surrounding whitespace.
     pub fn headers(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
         let buf = self.buf;
@@ -688,6 +732,35 @@ mod tests {
         assert_eq!(r.accept_encoding().q(Encoding::Deflate), 500);
         let (r, _) = complete(b"GET / HTTP/1.1\r\nHost: h\r\nIf-Modified-Since: yesterday\r\n\r\n");
         assert_eq!(r.if_modified_since_time(), None);
+    }
+
+    #[test]
+    fn range_and_validator_fields() {
+        let (r, _) = complete(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.range(), None);
+        assert_eq!(r.if_range(), None);
+        assert!(!r.has_if_none_match());
+        assert_eq!(r.if_none_match().count(), 0);
+
+        let (r, _) = complete(
+            b"GET / HTTP/1.1\r\nHost: h\r\nrange:  bytes=0-5 \r\nIf-Range: \"abc\"\r\nIf-None-Match: \"a\", \"b\"\r\nX: y\r\nIF-NONE-MATCH: W/\"c\"\r\n\r\n",
+        );
+        assert_eq!(r.range(), Some(&b"bytes=0-5"[..]));
+        assert_eq!(r.if_range(), Some(&b"\"abc\""[..]));
+        assert!(r.has_if_none_match());
+        let inm: Vec<&[u8]> = r.if_none_match().collect();
+        assert_eq!(inm, vec![&b"\"a\", \"b\""[..], &b"W/\"c\""[..]]);
+        assert_eq!(r.header_values(b"x").collect::<Vec<_>>(), vec![&b"y"[..]]);
+
+        // An empty If-None-Match is still present.
+        let (r, _) = complete(b"GET / HTTP/1.1\r\nHost: h\r\nIf-None-Match:\r\n\r\n");
+        assert!(r.has_if_none_match());
+        // Two Range fields: ignored. Two If-Range fields: a value that matches nothing.
+        let (r, _) = complete(
+            b"GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=0-1\r\nIf-Range: \"a\"\r\nif-range: \"a\"\r\n\r\n",
+        );
+        assert_eq!(r.range(), None);
+        assert_eq!(r.if_range(), Some(&b""[..]));
     }
 
     #[test]

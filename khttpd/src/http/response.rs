@@ -3,9 +3,20 @@
 //! The status line always says HTTP/1.1 (a server sends its own version, RFC 9110
 //! §6.2); the caller picks a body framing the client understands: chunked only for
 //! HTTP/1.1 requests, [`Body::UntilClose`] for HTTP/1.0 (see [`Body::streaming`]).
+//!
+//! Range responses: a 206 head carries `Content-Range: bytes a-b/size` (set
+//! [`Head::content_range`]) and the range's length as its Content-Length. A 416 is
+//! written whole by [`write_range_not_satisfiable`]: `Content-Range: bytes */size` and,
+//! like every other error here, the small HTML status page as its body (its
+//! Content-Length is that page's; RFC 9110 §15.5.17 leaves the content open), so a
+//! browser shows something sensible too. File responses should say
+//! `Accept-Ranges: bytes` ([`Head::accept_ranges`]) and carry their [`ETag`], also on 304
+//! (RFC 9110 §15.4.5).
 
 use super::compress::Encoding;
+use super::etag::ETag;
 use super::parser::Version;
+use super::range::ByteRange;
 use super::{date, path, Full, Writer};
 
 /// Value of the Server header.
@@ -17,6 +28,7 @@ pub const ALLOW: &str = "GET, HEAD";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusCode {
     Ok,
+    PartialContent,
     MovedPermanently,
     NotModified,
     BadRequest,
@@ -26,6 +38,7 @@ pub enum StatusCode {
     RequestTimeout,
     ContentTooLarge,
     UriTooLong,
+    RangeNotSatisfiable,
     RequestHeaderFieldsTooLarge,
     InternalServerError,
     NotImplemented,
@@ -33,8 +46,9 @@ pub enum StatusCode {
     HttpVersionNotSupported,
 }
 
-const ALL_STATUSES: [StatusCode; 15] = [
+const ALL_STATUSES: [StatusCode; 17] = [
     StatusCode::Ok,
+    StatusCode::PartialContent,
     StatusCode::MovedPermanently,
     StatusCode::NotModified,
     StatusCode::BadRequest,
@@ -44,6 +58,7 @@ const ALL_STATUSES: [StatusCode; 15] = [
     StatusCode::RequestTimeout,
     StatusCode::ContentTooLarge,
     StatusCode::UriTooLong,
+    StatusCode::RangeNotSatisfiable,
     StatusCode::RequestHeaderFieldsTooLarge,
     StatusCode::InternalServerError,
     StatusCode::NotImplemented,
@@ -55,6 +70,7 @@ impl StatusCode {
     pub fn code(self) -> u16 {
         match self {
             StatusCode::Ok => 200,
+            StatusCode::PartialContent => 206,
             StatusCode::MovedPermanently => 301,
             StatusCode::NotModified => 304,
             StatusCode::BadRequest => 400,
@@ -64,6 +80,7 @@ impl StatusCode {
             StatusCode::RequestTimeout => 408,
             StatusCode::ContentTooLarge => 413,
             StatusCode::UriTooLong => 414,
+            StatusCode::RangeNotSatisfiable => 416,
             StatusCode::RequestHeaderFieldsTooLarge => 431,
             StatusCode::InternalServerError => 500,
             StatusCode::NotImplemented => 501,
@@ -76,6 +93,7 @@ impl StatusCode {
     pub fn reason(self) -> &'static str {
         match self {
             StatusCode::Ok => "OK",
+            StatusCode::PartialContent => "Partial Content",
             StatusCode::MovedPermanently => "Moved Permanently",
             StatusCode::NotModified => "Not Modified",
             StatusCode::BadRequest => "Bad Request",
@@ -85,6 +103,7 @@ impl StatusCode {
             StatusCode::RequestTimeout => "Request Timeout",
             StatusCode::ContentTooLarge => "Content Too Large",
             StatusCode::UriTooLong => "URI Too Long",
+            StatusCode::RangeNotSatisfiable => "Range Not Satisfiable",
             StatusCode::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
             StatusCode::InternalServerError => "Internal Server Error",
             StatusCode::NotImplemented => "Not Implemented",
@@ -143,6 +162,16 @@ impl Body {
     }
 }
 
+/// A Content-Range header value (RFC 9110 §14.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentRange {
+    /// `bytes first-last/complete_length`, for a 206. The range must lie within the
+    /// complete length (as ranges from [`super::range::parse`] do).
+    Bytes { range: ByteRange, complete_length: u64 },
+    /// `bytes */complete_length`, for a 416.
+    Unsatisfied { complete_length: u64 },
+}
+
 /// Everything a response head may say. Build with [`Head::new`], adjust fields, then
 /// [`write_head`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +193,13 @@ pub struct Head<'a> {
     /// [`path::resolve`]); written as `Location: /seg/ments/`, each segment
     /// percent-encoded, so it can never point to another host.
     pub location_dir: Option<&'a [u8]>,
+    /// `ETag: "…"`; for a coded body use the tag of that coding
+    /// ([`ETag::for_encoding`]).
+    pub etag: Option<ETag>,
+    /// `Accept-Ranges: bytes`.
+    pub accept_ranges: bool,
+    /// Content-Range, for 206 and 416.
+    pub content_range: Option<ContentRange>,
 }
 
 impl<'a> Head<'a> {
@@ -178,6 +214,9 @@ impl<'a> Head<'a> {
             vary_accept_encoding: false,
             keep_alive: false,
             location_dir: None,
+            etag: None,
+            accept_ranges: false,
+            content_range: None,
         }
     }
 
@@ -230,6 +269,31 @@ fn write_head_inner(head: &Head<'_>, w: &mut Writer<'_>) -> Result<(), Full> {
         w.push(b"Last-Modified: ")?;
         date::write_imf_fixdate(t, w)?;
         w.push(b"\r\n")?;
+    }
+    if let Some(tag) = &head.etag {
+        w.push(b"ETag: ")?;
+        w.push(tag.as_bytes())?;
+        w.push(b"\r\n")?;
+    }
+    if head.accept_ranges {
+        w.push(b"Accept-Ranges: bytes\r\n")?;
+    }
+    match head.content_range {
+        Some(ContentRange::Bytes { range, complete_length }) => {
+            w.push(b"Content-Range: bytes ")?;
+            w.dec(range.first)?;
+            w.byte(b'-')?;
+            w.dec(range.last)?;
+            w.byte(b'/')?;
+            w.dec(complete_length)?;
+            w.push(b"\r\n")?;
+        }
+        Some(ContentRange::Unsatisfied { complete_length }) => {
+            w.push(b"Content-Range: bytes */")?;
+            w.dec(complete_length)?;
+            w.push(b"\r\n")?;
+        }
+        None => {}
     }
     match head.body {
         Body::Length(n) => {
@@ -351,9 +415,31 @@ pub fn write_redirect_to_dir(
     write_page(&head, head_only, w)
 }
 
+/// Writes a complete 416 for a representation of `complete_length` bytes:
+/// `Content-Range: bytes */complete_length` and the built-in status page (head only when
+/// `head_only`; a HEAD never gets a 416 from [`super::conditional::evaluate`], but the
+/// parameter keeps this in line with [`write_status_page`]). Returns whether the
+/// connection stays open.
+pub fn write_range_not_satisfiable(
+    complete_length: u64,
+    keep_alive: bool,
+    now: Option<i64>,
+    head_only: bool,
+    w: &mut Writer<'_>,
+) -> Result<bool, Full> {
+    let status = StatusCode::RangeNotSatisfiable;
+    let mut head = Head::new(status, Body::Length(page_len(status)));
+    head.date = now;
+    head.content_type = Some(super::mime::HTML_TYPE);
+    head.keep_alive = keep_alive;
+    head.content_range = Some(ContentRange::Unsatisfied { complete_length });
+    write_page(&head, head_only, w)
+}
+
 /// Whether a GET for a file modified at `mtime` may be answered with 304, given the
 /// request's If-Modified-Since (already parsed to unix seconds). HTTP dates have
 /// one-second resolution, so sub-second mtimes must be truncated by the caller.
+/// [`super::conditional::evaluate`] uses this and adds If-None-Match and Range.
 pub fn not_modified(mtime: i64, if_modified_since: Option<i64>) -> bool {
     if_modified_since.is_some_and(|ims| mtime <= ims)
 }
@@ -380,6 +466,7 @@ mod tests {
     fn status_codes_and_reasons() {
         let expected = [
             (200, "OK"),
+            (206, "Partial Content"),
             (301, "Moved Permanently"),
             (304, "Not Modified"),
             (400, "Bad Request"),
@@ -389,6 +476,7 @@ mod tests {
             (408, "Request Timeout"),
             (413, "Content Too Large"),
             (414, "URI Too Long"),
+            (416, "Range Not Satisfiable"),
             (431, "Request Header Fields Too Large"),
             (500, "Internal Server Error"),
             (501, "Not Implemented"),
@@ -467,6 +555,66 @@ mod tests {
     }
 
     #[test]
+    fn range_and_validator_headers() {
+        let tag = ETag::for_file(0x1234, 1000, 1_600_000_000, 5, 1_700_000_000);
+        let range = ByteRange { first: 100, last: 199 };
+        let mut h = Head::new(StatusCode::PartialContent, Body::Length(range.len()));
+        h.content_type = Some("text/plain");
+        h.last_modified = Some(784_111_777);
+        h.etag = Some(tag);
+        h.accept_ranges = true;
+        h.content_range = Some(ContentRange::Bytes { range, complete_length: 1000 });
+        h.keep_alive = true;
+        assert_eq!(
+            head_text(&h),
+            "HTTP/1.1 206 Partial Content\r\nServer: khttpd-rs\r\nContent-Type: text/plain\r\n\
+             Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nETag: \"1234-3e8-5f5e1000-5\"\r\n\
+             Accept-Ranges: bytes\r\nContent-Range: bytes 100-199/1000\r\nContent-Length: 100\r\n\
+             Connection: keep-alive\r\n\r\n"
+        );
+        // Extremes.
+        let range = ByteRange { first: u64::MAX - 1, last: u64::MAX - 1 };
+        h.content_range = Some(ContentRange::Bytes { range, complete_length: u64::MAX });
+        assert!(head_text(&h).contains(
+            "Content-Range: bytes 18446744073709551614-18446744073709551614/18446744073709551615\r\n"
+        ));
+        // 304 with a (weak, gzip variant) tag.
+        let mut h = Head::new(StatusCode::NotModified, Body::None);
+        h.etag = Some(ETag::for_file(1, 2, 3, 4, 0).for_encoding(Encoding::Gzip));
+        let t = head_text(&h);
+        assert!(t.contains("\r\nETag: W/\"1-2-3-4-gzip\"\r\n"), "{t}");
+        assert!(!t.contains("Accept-Ranges") && !t.contains("Content-Range"));
+    }
+
+    #[test]
+    fn range_not_satisfiable_page() {
+        for (len, head_only, ka) in [(0u64, false, true), (12345, false, false), (u64::MAX, true, true)] {
+            let mut buf = [0u8; 1024];
+            let mut w = Writer::new(&mut buf);
+            let open = write_range_not_satisfiable(len, ka, Some(784_111_777), head_only, &mut w).unwrap();
+            assert_eq!(open, ka);
+            let text = String::from_utf8(w.written().to_vec()).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n"));
+            assert!(head.contains(&format!("\r\nContent-Range: bytes */{len}\r\n")));
+            assert!(head.contains("Content-Type: text/html; charset=utf-8"));
+            let page_len = page_len(StatusCode::RangeNotSatisfiable);
+            assert!(head.contains(&format!("Content-Length: {page_len}\r\n")));
+            if head_only {
+                assert!(body.is_empty());
+            } else {
+                assert_eq!(body.len() as u64, page_len);
+                assert!(body.contains("<h1>416 Range Not Satisfiable</h1>"));
+            }
+        }
+        // Atomic.
+        let mut buf = [0u8; 100];
+        let mut w = Writer::new(&mut buf);
+        assert_eq!(write_range_not_satisfiable(1, true, None, false, &mut w), Err(Full));
+        assert!(w.is_empty());
+    }
+
+    #[test]
     fn header_values_cannot_inject_lines() {
         let mut h = Head::new(StatusCode::Ok, Body::Length(0));
         h.content_type = Some("text/plain\r\nSet-Cookie: x=1");
@@ -501,7 +649,7 @@ mod tests {
         for s in [400, 408, 413, 414, 431, 500, 503, 505] {
             assert!(StatusCode::from_code(s).unwrap().closes_connection());
         }
-        for s in [200, 301, 304, 403, 404, 405, 501] {
+        for s in [200, 206, 301, 304, 403, 404, 405, 416, 501] {
             assert!(!StatusCode::from_code(s).unwrap().closes_connection());
         }
     }
