@@ -375,6 +375,51 @@ test_least_privilege() {
     true
 }
 
+# Range requests (RFC 9110 section 14) and ETags, compared byte for byte.
+test_ranges_and_etags() {
+    load
+    size=$(wc -c < $WWW/big.bin)
+    check_range() { # $1 curl range, $2 dd skip, $3 count (bytes), $4 what
+        curl -s -r "$1" -o /tmp/range.out -w '%{http_code}' $BASE/big.bin > /tmp/range.code
+        t_assert_eq 206 "$(cat /tmp/range.code)" "$4: status"
+        tail -c +$(($2 + 1)) $WWW/big.bin | head -c "$3" > /tmp/range.want
+        cmp -s /tmp/range.out /tmp/range.want || t_fail "$4: bytes differ"
+    }
+    check_range 0-0 0 1 "first byte"
+    check_range 1000-1999 1000 1000 "middle"
+    check_range -1 $((size - 1)) 1 "last byte"
+    check_range -500 $((size - 500)) 500 "suffix"
+    check_range 16000-40000 16000 24001 "across the splice threshold"
+    check_range 100000-5000000 100000 4900001 "4.9 MB spliced"
+    check_range $((size - 10))-$((size + 100)) $((size - 10)) 10 "end beyond the size"
+    h=$(heads -r 1000-1999 $BASE/big.bin)
+    echo "$h" | grep -q "^Content-Range: bytes 1000-1999/$size$" || t_fail "Content-Range of a middle range"
+    echo "$h" | grep -q '^Content-Length: 1000$' || t_fail "Content-Length of a middle range"
+    h=$(heads -r $size- $BASE/big.bin)
+    echo "$h" | grep -q '^HTTP/1.1 416 ' || t_fail "range beyond the end: not 416"
+    echo "$h" | grep -q "^Content-Range: bytes \*/$size$" || t_fail "416 without Content-Range */size"
+    heads $BASE/big.bin | grep -q '^Accept-Ranges: bytes$' || t_fail "no Accept-Ranges"
+    t_assert_eq "World" "$(curl -s -r 6-10 $BASE/hello.txt)" "range of a small (in-memory) file"
+    t_assert_eq 200 "$(code -r 0-1,5-6 $BASE/hello.txt)" "two disjoint ranges: whole file"
+    # resume a cut download
+    head -c 1000000 $WWW/big.bin > /tmp/resume.out
+    curl -s -C - -o /tmp/resume.out $BASE/big.bin || t_fail "curl -C - failed"
+    t_assert_eq "$(md5sum < $WWW/big.bin)" "$(md5sum < /tmp/resume.out)" "resumed download"
+    rm -f /tmp/resume.out /tmp/range.*
+    # ETag round trip
+    etag=$(heads $BASE/hello.txt | sed -n 's/^ETag: //p')
+    [ -n "$etag" ] || t_fail "no ETag"
+    t_assert_eq 304 "$(code -H "If-None-Match: $etag" $BASE/hello.txt)" "If-None-Match with the ETag"
+    t_assert_eq 200 "$(code -H 'If-None-Match: "other"' $BASE/hello.txt)" "If-None-Match with another tag"
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2)
+    t_assert_eq 200 "$(code -H 'If-None-Match: "other"' -H 'If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT' $BASE/hello.txt)" "If-None-Match before If-Modified-Since"
+    heads -H "If-None-Match: $etag" $BASE/hello.txt | grep -q "^ETag: $etag$" || t_fail "304 without its ETag"
+    gz=$(heads -H 'Accept-Encoding: gzip' $BASE/words.txt | sed -n 's/^ETag: //p')
+    plain=$(heads $BASE/words.txt | sed -n 's/^ETag: //p')
+    [ -n "$gz" ] && [ "$gz" != "$plain" ] || t_fail "gzip variant's ETag ($gz) not distinct from the file's ($plain)"
+    unload
+}
+
 # The content cache: what changes on disk is served within the ttl, never later.
 test_cache_freshness() {
     load cache_ttl_ms=500
@@ -616,6 +661,7 @@ t_run khttpd_traversal test_traversal
 t_run khttpd_200_concurrent_clients test_200_concurrent_clients
 t_run khttpd_rmmod_under_load test_rmmod_under_load
 t_run khttpd_least_privilege test_least_privilege
+t_run khttpd_ranges_and_etags test_ranges_and_etags
 t_run khttpd_cache_freshness test_cache_freshness
 t_run khttpd_cache_consistency test_cache_consistency
 t_run khttpd_cache_budget test_cache_budget

@@ -211,6 +211,8 @@ impl Http {
 pub struct FileBody {
     entry: Arc<Entry>,
     part: Part,
+    /// Where the body starts (a range's first byte).
+    start: u64,
     pos: u64,
     remaining: u64,
     splice: bool,
@@ -220,11 +222,11 @@ pub struct FileBody {
 }
 
 impl FileBody {
-    /// `size` bytes of `part` of `entry` (for `Part::File`, the file's length when the
-    /// head was made).
-    pub fn new(entry: Arc<Entry>, part: Part, size: u64, sendfile: bool) -> Self {
-        let splice = part == Part::File && sendfile && size >= SPLICE_FROM;
-        FileBody { entry, part, pos: 0, remaining: size, splice, buf: Vec::new(), off: 0, len: 0 }
+    /// `len` bytes of `part` of `entry` from offset `start` (for `Part::File`, of the
+    /// file as it was when the head was made).
+    pub fn new(entry: Arc<Entry>, part: Part, start: u64, len: u64, sendfile: bool) -> Self {
+        let splice = part == Part::File && sendfile && len >= SPLICE_FROM;
+        FileBody { entry, part, start, pos: start, remaining: len, splice, buf: Vec::new(), off: 0, len: 0 }
     }
 
     /// Reads the next chunk when the previous one is sent (copy mode; nothing to do
@@ -420,7 +422,7 @@ fn splice_some(b: &mut FileBody, stream: &TcpStream) -> core::result::Result<(),
         Ok(_) => Err(Flush::Failed),
         Err(e) if e == EAGAIN => Err(Flush::WouldBlock),
         // A file system that cannot splice: copy through a buffer instead.
-        Err(e) if e == EINVAL && b.pos == 0 => {
+        Err(e) if e == EINVAL && b.pos == b.start => {
             b.splice = false;
             Ok(())
         }

@@ -9,7 +9,9 @@ use super::cache::{Cache, Content, Entry, Lookup, Part, Variant};
 use super::conn::{FileBody, Http};
 use crate::http::html::{Entry as ListingEntry, Listing};
 use crate::http::parser::Request;
-use crate::http::response::{self, Body, Head, StatusCode};
+use crate::http::conditional::{self, Outcome};
+use crate::http::etag::ETag;
+use crate::http::response::{self, Body, ContentRange, Head, StatusCode};
 use crate::http::compress::{self, Encoding, Framing};
 use crate::http::{mime, path, Writer};
 use kernel::error::code::*;
@@ -293,44 +295,72 @@ fn read_whole(file: &File, size: u64) -> Result<Option<Vec<u8>>> {
 /// a compressed variant made here.
 fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>, now: i64) -> Result<Reply> {
     let head_only = req.is_head();
+    let ka = req.keep_alive();
     let (content_type, size, part) = match &e.content {
         Content::Listing { html } => (mime::HTML_TYPE, html.len() as u64, Part::Listing),
         Content::File { content_type, body, .. } => {
-            if response::not_modified(e.stat.mtime, req.if_modified_since_time()) {
-                let mut head = Head::new(StatusCode::NotModified, Body::None);
-                head.date = Some(now);
-                head.last_modified = Some(e.stat.mtime);
-                head.keep_alive = req.keep_alive();
-                return Ok(Reply { head: head_bytes(&head)?, body: None, keep_open: head.keeps_alive() });
-            }
             (*content_type, e.stat.size, if body.is_some() { Part::Body } else { Part::File })
         }
     };
     let mut head = Head::new(StatusCode::Ok, Body::Length(size));
     head.date = Some(now);
     head.content_type = Some(content_type);
-    head.keep_alive = req.keep_alive();
-    if part != Part::Listing {
-        head.last_modified = Some(e.stat.mtime);
+    head.keep_alive = ka;
+    if part == Part::Listing {
+        let keep_open = head.keeps_alive();
+        let body = (!head_only && size > 0).then(|| FileBody::new(e.clone(), part, 0, size, h.sendfile));
+        return Ok(Reply { head: head_bytes(&head)?, body, keep_open });
     }
-    let compressible =
-        part != Part::Listing && !h.compressors.is_empty() && compress::worth_compressing(content_type, size);
-    let mut part = part;
-    let mut len = size;
-    if compressible && size <= COMPRESS_MAX {
-        let enc = compress::negotiate(req.accept_encoding(), true);
-        if let Some((vpart, vlen)) = variant(h, cache, &e, enc)? {
-            head.encoding = enc;
-            head.body = Body::Length(vlen);
-            (part, len) = (vpart, vlen);
-        }
-    }
+    head.last_modified = Some(e.stat.mtime);
+    let compressible = !h.compressors.is_empty() && compress::worth_compressing(content_type, size) && size <= COMPRESS_MAX;
     // Another client may get this compressed: caches must key on Accept-Encoding.
     head.vary_accept_encoding = compressible;
-    let keep_open = head.keeps_alive();
-    let head = head_bytes(&head)?;
-    let body = (!head_only && len > 0).then(|| FileBody::new(e, part, len, h.sendfile));
-    Ok(Reply { head, body, keep_open })
+    let enc = if compressible { compress::negotiate(req.accept_encoding(), true) } else { Encoding::Identity };
+    let tag = ETag::for_file(e.stat.ino, e.stat.size, e.stat.mtime, e.stat.mtime_nsec, now);
+    match conditional::evaluate(req, &tag, e.stat.mtime, size, now) {
+        Outcome::NotModified => {
+            head.status = StatusCode::NotModified;
+            head.body = Body::None;
+            head.content_type = None;
+            head.etag = Some(tag.for_encoding(enc));
+            Ok(Reply { head: head_bytes(&head)?, body: None, keep_open: head.keeps_alive() })
+        }
+        Outcome::Unsatisfiable => {
+            let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+            let mut w = Writer::new(&mut buf);
+            let keep_open =
+                response::write_range_not_satisfiable(size, ka, Some(now), head_only, &mut w).map_err(|_| EINVAL)?;
+            let n = w.len();
+            Ok(Reply { head: written(buf, n), body: None, keep_open })
+        }
+        // Ranges are of the file itself, never compressed.
+        Outcome::Partial(r) => {
+            head.status = StatusCode::PartialContent;
+            head.body = Body::Length(r.len());
+            head.content_range = Some(ContentRange::Bytes { range: r, complete_length: size });
+            head.etag = Some(tag);
+            head.accept_ranges = true;
+            let keep_open = head.keeps_alive();
+            let body = (!head_only && r.len() > 0).then(|| FileBody::new(e.clone(), part, r.first, r.len(), h.sendfile));
+            Ok(Reply { head: head_bytes(&head)?, body, keep_open })
+        }
+        Outcome::Full => {
+            let (mut part, mut len) = (part, size);
+            let mut used = Encoding::Identity;
+            if enc != Encoding::Identity {
+                if let Some((vpart, vlen)) = variant(h, cache, &e, enc)? {
+                    (part, len, used) = (vpart, vlen, enc);
+                }
+            }
+            head.encoding = used;
+            head.body = Body::Length(len);
+            head.etag = Some(tag.for_encoding(used));
+            head.accept_ranges = used == Encoding::Identity;
+            let keep_open = head.keeps_alive();
+            let body = (!head_only && len > 0).then(|| FileBody::new(e.clone(), part, 0, len, h.sendfile));
+            Ok(Reply { head: head_bytes(&head)?, body, keep_open })
+        }
+    }
 }
 
 /// The entry's body compressed with `enc` (made now if the entry has none yet): which
