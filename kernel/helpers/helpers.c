@@ -255,5 +255,6 @@ void *rust_helper_kretprobe_data(struct kretprobe_instance *ri) { return ri->dat
 struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri) { return get_kretprobe(ri); }
 
 unsigned int rust_helper_num_online_cpus(void) { return num_online_cpus(); }
+unsigned int rust_helper_raw_smp_processor_id(void) { return raw_smp_processor_id(); }
 struct crypto_comp *rust_helper_crypto_alloc_comp(const char *name) { return crypto_alloc_comp(name, 0, 0); }
 void rust_helper_crypto_free_comp(struct crypto_comp *tfm) { crypto_free_comp(tfm); }

@@ -81,6 +81,8 @@ void rust_helper_crypto_free_comp(struct crypto_comp *tfm);
 
 /* CPUs */
 unsigned int rust_helper_num_online_cpus(void);
+/* the CPU running now (may change right after: a hint) */
+unsigned int rust_helper_raw_smp_processor_id(void);
 
 /* time */
 u64 rust_helper_ktime_get_ns(void);

@@ -22,6 +22,7 @@
 //! grace period.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use kernel::cpu::Counters;
 use kernel::fs::{File, Stat};
 use kernel::prelude::*;
 use kernel::rcu::RcuMap;
@@ -129,15 +130,15 @@ pub enum Lookup {
     Miss,
 }
 
-/// Counters for the log at `rmmod`.
-#[derive(Default)]
-pub struct Counters {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    pub revalidated: AtomicU64,
-    pub replaced: AtomicU64,
-    pub evicted: AtomicU64,
-    pub expired: AtomicU64,
+/// Indices of the cache's counters (per CPU, summed when read).
+pub mod stat {
+    pub const HITS: usize = 0;
+    pub const MISSES: usize = 1;
+    pub const REVALIDATED: usize = 2;
+    pub const REPLACED: usize = 3;
+    pub const EVICTED: usize = 4;
+    pub const EXPIRED: usize = 5;
+    pub const COUNT: usize = 6;
 }
 
 pub struct Cache {
@@ -145,7 +146,7 @@ pub struct Cache {
     settings: Settings,
     bytes: AtomicUsize,
     hand: AtomicUsize,
-    pub counters: Counters,
+    pub counters: Counters<{ stat::COUNT }>,
 }
 
 impl Cache {
@@ -154,7 +155,7 @@ impl Cache {
         let buckets = (settings.max_bytes / 8192).clamp(256, 1 << 20);
         let bits = usize::BITS - (buckets - 1).leading_zeros();
         let map = kernel::new_rcu_map!(bits, kernel::rcu::random_u64(), "khttpd cache writers")?;
-        Ok(Cache { map, settings, bytes: AtomicUsize::new(0), hand: AtomicUsize::new(0), counters: Counters::default() })
+        Ok(Cache { map, settings, bytes: AtomicUsize::new(0), hand: AtomicUsize::new(0), counters: Counters::try_new()? })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -171,7 +172,7 @@ impl Cache {
 
     pub fn lookup(&self, key: &[u8], now_ms: u64) -> Lookup {
         let Some(e) = self.map.get(key) else {
-            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            self.counters.add(stat::MISSES, 1);
             return Lookup::Miss;
         };
         // Written only when clear, so a hot entry's line is not written per request.
@@ -180,7 +181,7 @@ impl Cache {
         }
         let age = now_ms.saturating_sub(e.validated_ms.load(Ordering::Relaxed));
         if age < u64::from(self.settings.ttl_ms) {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            self.counters.add(stat::HITS, 1);
             Lookup::Fresh(e)
         } else {
             Lookup::Stale(e)
@@ -190,8 +191,8 @@ impl Cache {
     /// The stale entry was checked and is still right.
     pub fn revalidated(&self, e: &Entry, now_ms: u64) {
         e.validated_ms.store(now_ms, Ordering::Relaxed);
-        self.counters.revalidated.fetch_add(1, Ordering::Relaxed);
-        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        self.counters.add(stat::REVALIDATED, 1);
+        self.counters.add(stat::HITS, 1);
     }
 
     /// Drops `e` from the map if it is still the entry for its key.
@@ -217,7 +218,7 @@ impl Cache {
                 self.bytes.fetch_add(e.cost(), Ordering::Relaxed);
                 if let Some(old) = old {
                     self.bytes.fetch_sub(old.cost().min(self.bytes()), Ordering::Relaxed);
-                    self.counters.replaced.fetch_add(1, Ordering::Relaxed);
+                    self.counters.add(stat::REPLACED, 1);
                 }
             }
             Err(_) => return,
@@ -257,7 +258,7 @@ impl Cache {
             self.hand.store(next, Ordering::Relaxed);
             for v in victims.iter() {
                 self.remove(v);
-                self.counters.evicted.fetch_add(1, Ordering::Relaxed);
+                self.counters.add(stat::EVICTED, 1);
             }
         }
     }
@@ -286,7 +287,7 @@ impl Cache {
             });
             for e in old.iter() {
                 self.remove(e);
-                self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                self.counters.add(stat::EXPIRED, 1);
             }
             if !full || cursor == start {
                 break;

@@ -16,13 +16,13 @@ use super::content::{self, Reply};
 use crate::http::parser::{self, Status};
 use crate::http::response::StatusCode;
 use common::{Handler, Step};
-use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::error::code::{EAGAIN, EINVAL};
 use kernel::cred::Credential;
 use kernel::crypto::Deflate;
 use kernel::fs::File;
 use kernel::sync::TryLock;
 use kernel::net::{Shutdown, TcpStream};
+use kernel::cpu::Counters;
 use kernel::kthread::{self, Thread};
 use kernel::prelude::*;
 
@@ -92,7 +92,8 @@ pub struct Http {
     /// splice threshold without a cache).
     pub(super) body_max: usize,
     maintainer: Option<Thread>,
-    requests: AtomicU64,
+    /// Requests answered, counted per CPU.
+    requests: Counters<1>,
 }
 
 impl Drop for Http {
@@ -105,12 +106,12 @@ impl Drop for Http {
             let n = &c.counters;
             pr_info!(
                 "cache: {} hit(s) ({} after a check), {} miss(es), {} replaced, {} evicted, {} expired; {} entries, {} KiB at stop",
-                n.hits.load(Ordering::Relaxed),
-                n.revalidated.load(Ordering::Relaxed),
-                n.misses.load(Ordering::Relaxed),
-                n.replaced.load(Ordering::Relaxed),
-                n.evicted.load(Ordering::Relaxed),
-                n.expired.load(Ordering::Relaxed),
+                n.sum(cache::stat::HITS),
+                n.sum(cache::stat::REVALIDATED),
+                n.sum(cache::stat::MISSES),
+                n.sum(cache::stat::REPLACED),
+                n.sum(cache::stat::EVICTED),
+                n.sum(cache::stat::EXPIRED),
                 c.entries(),
                 c.bytes() / 1024
             );
@@ -160,7 +161,7 @@ impl Http {
             cache,
             body_max,
             maintainer,
-            requests: AtomicU64::new(0),
+            requests: Counters::try_new()?,
         })
     }
 
@@ -185,7 +186,7 @@ impl Http {
             if c.phase == Phase::Head && c.in_len > 0 {
                 let reply = content::error_reply(StatusCode::RequestTimeout, kernel::time::real_seconds());
                 let Ok(reply) = reply else { return Some(Step::Close) };
-                self.requests.fetch_add(1, Ordering::Relaxed);
+                self.requests.add(0, 1);
                 c.in_len = 0;
                 c.start_reply(reply, now);
                 return None;
@@ -200,7 +201,7 @@ impl Http {
 
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.requests.sum(0)
     }
 }
 
@@ -519,7 +520,7 @@ impl Handler for Http {
                     Err(e) => Some((content::error_reply(e.status(), kernel::time::real_seconds()), c.in_len)),
                 };
                 if let Some((reply, used)) = reply {
-                    self.requests.fetch_add(1, Ordering::Relaxed);
+                    self.requests.add(0, 1);
                     c.consume_input(used);
                     match reply {
                         Ok(reply) => c.start_reply(reply, now),
