@@ -4,6 +4,8 @@
 //! understand. Calendar arithmetic is proleptic Gregorian on day counts (Howard
 //! Hinnant's civil-from-days method), exact for any year, without tables or loops.
 
+use core::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
+
 /// First instant we format: 0000-01-01T00:00:00Z (IMF-fixdate needs a 4-digit year).
 pub const MIN_TIME: i64 = -62_167_219_200;
 /// Last instant we format: 9999-12-31T23:59:59Z.
@@ -135,6 +137,81 @@ pub fn imf_fixdate(t: i64) -> [u8; IMF_LEN] {
 /// Writes the IMF-fixdate of `t`.
 pub fn write_imf_fixdate(t: i64, w: &mut super::Writer<'_>) -> Result<(), super::Full> {
     w.push(&imf_fixdate(t))
+}
+
+/// The `Date` header's value, formatted once per second and shared by every response
+/// (a seqlock over atomics: readers never wait, and a reader that races with the once-
+/// a-second update formats the date itself).
+pub struct DateCache {
+    /// Even: `sec`/`words` are consistent; odd: being updated.
+    seq: AtomicU32,
+    sec: AtomicI64,
+    words: [AtomicU64; 4],
+}
+
+/// The cache `write_head` uses.
+pub static DATE_CACHE: DateCache = DateCache::new();
+
+impl DateCache {
+    pub const fn new() -> Self {
+        DateCache {
+            seq: AtomicU32::new(0),
+            sec: AtomicI64::new(i64::MIN),
+            words: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+        }
+    }
+
+    /// `imf_fixdate(now)`, from the cache when it holds that second.
+    pub fn get(&self, now: i64) -> [u8; IMF_LEN] {
+        let s1 = self.seq.load(Ordering::Acquire);
+        if s1 & 1 == 0 && self.sec.load(Ordering::Relaxed) == now {
+            let words: [u64; 4] = core::array::from_fn(|i| self.words.get(i).map_or(0, |w| w.load(Ordering::Relaxed)));
+            fence(Ordering::Acquire);
+            if self.seq.load(Ordering::Relaxed) == s1 {
+                return unpack(&words);
+            }
+        }
+        let text = imf_fixdate(now);
+        // One updater at a time; the others just use their own copy.
+        if s1 & 1 == 0 && self.seq.compare_exchange(s1, s1.wrapping_add(1), Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            fence(Ordering::Release);
+            for (w, v) in self.words.iter().zip(pack(&text)) {
+                w.store(v, Ordering::Relaxed);
+            }
+            self.sec.store(now, Ordering::Relaxed);
+            self.seq.store(s1.wrapping_add(2), Ordering::Release);
+        }
+        text
+    }
+}
+
+impl Default for DateCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn pack(text: &[u8; IMF_LEN]) -> [u64; 4] {
+    let mut bytes = [0u8; 32];
+    for (d, s) in bytes.iter_mut().zip(text.iter()) {
+        *d = *s;
+    }
+    core::array::from_fn(|i| {
+        let mut w = [0u8; 8];
+        for (j, b) in w.iter_mut().enumerate() {
+            *b = bytes.get(i * 8 + j).copied().unwrap_or(0);
+        }
+        u64::from_le_bytes(w)
+    })
+}
+
+fn unpack(words: &[u64; 4]) -> [u8; IMF_LEN] {
+    let mut out = [0u8; IMF_LEN];
+    for (i, b) in out.iter_mut().enumerate() {
+        let w = words.get(i / 8).copied().unwrap_or(0);
+        *b = w.to_le_bytes().get(i % 8).copied().unwrap_or(0);
+    }
+    out
 }
 
 /// Writes `YYYY-MM-DD HH:MM` (UTC), the compact form used in directory listings.
@@ -280,6 +357,34 @@ pub fn parse_http_date(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_cache_matches_formatting() {
+        let c = DateCache::new();
+        for t in [0i64, 784_111_777, 784_111_777, 784_111_778, 1_700_000_000, 784_111_777, 253_402_300_799] {
+            assert_eq!(c.get(t), imf_fixdate(t), "second {}", t);
+            assert_eq!(c.get(t), imf_fixdate(t), "cached second {}", t);
+        }
+    }
+
+    #[test]
+    fn date_cache_from_threads() {
+        let c = std::sync::Arc::new(DateCache::new());
+        let threads: Vec<_> = (0..4)
+            .map(|k| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20_000i64 {
+                        let t = 1_700_000_000 + (i / 7 + k) % 5;
+                        assert_eq!(c.get(t), imf_fixdate(t));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
     use crate::http::Writer;
 
     const EXAMPLE: i64 = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT

@@ -246,7 +246,7 @@ fn write_head_inner(head: &Head<'_>, w: &mut Writer<'_>) -> Result<(), Full> {
     w.push(b"\r\n")?;
     if let Some(now) = head.date {
         w.push(b"Date: ")?;
-        date::write_imf_fixdate(now, w)?;
+        w.push(&date::DATE_CACHE.get(now))?;
         w.push(b"\r\n")?;
     }
     w.push(b"Server: ")?;
