@@ -123,7 +123,7 @@ check_kernel() {
     for ko in $KOS; do
         [ -f "$ko" ] && adds+=(--add "$ko:/modules/")
     done
-    for b in echo-check bench user-echo-server htstress droptw tw-maker slowclient; do
+    for b in echo-check bench user-echo-server htstress droptw tw-maker slowclient khttpd-stat; do
         [ -x "$bins/$b" ] && adds+=(--add "$bins/$b:/bin/")
     done
     local img vm_rc

@@ -25,4 +25,4 @@ extern crate alloc;
 
 pub mod server;
 
-pub use server::{Handler, Server, ServerConfig, Step};
+pub use server::{Handler, Server, ServerConfig, ServerStats, Step};

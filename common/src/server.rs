@@ -88,10 +88,34 @@ struct Shared<H: Handler> {
     queue: Queue,
     conns: ArcList<Conn<H>>,
     stopping: AtomicBool,
+    stats: Arc<ServerStats>,
+    max_connections: usize,
+}
+
+/// A server's connection counts, shared with whoever shows them (it outlives the
+/// server if held elsewhere).
+#[derive(Default)]
+pub struct ServerStats {
     accepted: AtomicU64,
     open: AtomicUsize,
     refused: AtomicU64,
-    max_connections: usize,
+}
+
+impl ServerStats {
+    /// Connections accepted so far (refused ones included).
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Connections refused so far because `max_connections` were open.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
 }
 
 /// One connection. Lifetime: referenced by the registry (until closed), by the socket's
@@ -194,7 +218,7 @@ impl<H: Handler> Conn<H> {
             this.shared.handler.closed(&mut state);
         }
         drop(this.shared.conns.remove(this));
-        this.shared.open.fetch_sub(1, Ordering::Relaxed);
+        this.shared.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -219,9 +243,7 @@ impl<H: Handler> Server<H> {
             queue,
             conns: kernel::new_arc_list!("server connections"),
             stopping: AtomicBool::new(false),
-            accepted: AtomicU64::new(0),
-            open: AtomicUsize::new(0),
-            refused: AtomicU64::new(0),
+            stats: kernel::allocator::try_arc(ServerStats::default())?,
             max_connections: if config.max_connections == 0 { usize::MAX } else { config.max_connections as usize },
         })?;
         let (s, l) = (shared.clone(), listener.clone());
@@ -234,19 +256,24 @@ impl<H: Handler> Server<H> {
         &self.shared.handler
     }
 
+    /// The connection counts (a shared handle, e.g. for a statistics file).
+    pub fn stats(&self) -> Arc<ServerStats> {
+        self.shared.stats.clone()
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
-        self.shared.accepted.load(Ordering::Relaxed)
+        self.shared.stats.accepted()
     }
 
     /// Connections open now.
     pub fn open_connections(&self) -> usize {
-        self.shared.open.load(Ordering::Relaxed)
+        self.shared.stats.open()
     }
 
     /// Connections refused so far because `max_connections` were open.
     pub fn refused(&self) -> u64 {
-        self.shared.refused.load(Ordering::Relaxed)
+        self.shared.stats.refused()
     }
 }
 
@@ -296,12 +323,12 @@ struct RefusalLog {
 
 impl RefusalLog {
     fn note<H: Handler>(&mut self, shared: &Shared<H>) {
-        let total = shared.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = shared.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
         let now = kernel::time::monotonic_ms();
         if self.logged == 0 || now.saturating_sub(self.last_ms) >= REFUSAL_LOG_MS {
             pr_warn!(
                 "connection limit reached ({} open, max_connections {}): refused {} connection(s) since the last report, {} in all",
-                shared.open.load(Ordering::Relaxed),
+                shared.stats.open(),
                 shared.max_connections,
                 total - self.logged,
                 total
@@ -313,7 +340,7 @@ impl RefusalLog {
 }
 
 fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, refusals: &mut RefusalLog) -> Result {
-    let open = shared.open.load(Ordering::Relaxed);
+    let open = shared.stats.open();
     let state = if open < shared.max_connections {
         shared.handler.new_state()?
     } else {
@@ -335,8 +362,8 @@ fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, refusa
         shared: shared.clone(),
     })?;
     timer::init(&mut conn)?;
-    shared.accepted.fetch_add(1, Ordering::Relaxed);
-    shared.open.fetch_add(1, Ordering::Relaxed);
+    shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+    shared.stats.open.fetch_add(1, Ordering::Relaxed);
     if let Err(c) = shared.conns.push(conn.clone()) {
         // Unreachable (a new item is on no list); fail closed rather than leak.
         drop(c);

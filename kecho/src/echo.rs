@@ -1,7 +1,7 @@
 //! The echo protocol: send back every byte received.
 
 use common::{Handler, Step};
-use core::sync::atomic::{AtomicU64, Ordering};
+use kernel::cpu::Counters;
 use kernel::error::code::EAGAIN;
 use kernel::net::TcpStream;
 use kernel::prelude::*;
@@ -13,14 +13,15 @@ const BUDGET: usize = 32;
 
 /// Echo server settings and statistics, shared by all connections.
 pub struct Echo {
-    bytes: AtomicU64,
+    /// Bytes echoed, counted per CPU (shared with `/proc/net/kecho`).
+    bytes: Arc<Counters<1>>,
     /// Close a connection after this long without a byte in or out (ms; 0: never).
     timeout_ms: u32,
 }
 
 impl Echo {
-    pub fn new(timeout_ms: u32) -> Self {
-        Echo { bytes: AtomicU64::new(0), timeout_ms }
+    pub fn new(timeout_ms: u32, bytes: Arc<Counters<1>>) -> Self {
+        Echo { bytes, timeout_ms }
     }
 
     /// What to do instead of waiting: close a connection idle for too long.
@@ -69,7 +70,7 @@ impl Handler for Echo {
                     Ok(n) => {
                         c.sent += n;
                         c.active_ms = now;
-                        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        self.bytes.add(0, n as u64);
                     }
                     // Resumed by the socket's write-space callback.
                     Err(e) if e == EAGAIN => return self.wait(c, now),
@@ -103,6 +104,23 @@ impl Handler for Echo {
 
 impl Drop for Echo {
     fn drop(&mut self) {
-        pr_info!("echoed {} bytes", self.bytes.load(Ordering::Relaxed));
+        pr_info!("echoed {} bytes", self.bytes.sum(0));
+    }
+}
+
+/// What `/proc/net/kecho` shows: `name value` lines (`connections_open`, `accepted`,
+/// `refused`, `bytes_echoed`; parse by name, more may be added at the end).
+pub struct StatusFile {
+    pub server: Arc<common::ServerStats>,
+    pub bytes: Arc<Counters<1>>,
+}
+
+impl kernel::proc::Show for StatusFile {
+    fn show(&self, out: &mut kernel::proc::SeqOut<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        writeln!(out, "connections_open {}", self.server.open())?;
+        writeln!(out, "accepted {}", self.server.accepted())?;
+        writeln!(out, "refused {}", self.server.refused())?;
+        writeln!(out, "bytes_echoed {}", self.bytes.sum(0))
     }
 }

@@ -15,6 +15,8 @@ use kernel::prelude::*;
 use kernel::workqueue::QueueFlags;
 
 struct Kecho {
+    /// Removed first: it shows the server's counters.
+    _status: kernel::proc::ReadFile<echo::StatusFile>,
     server: Server<echo::Echo>,
 }
 
@@ -38,7 +40,8 @@ impl Module for Kecho {
             max_connections: params::max_connections.get(),
         };
         let timeout_ms = params::timeout_ms.get();
-        let server = Server::start(config, echo::Echo::new(timeout_ms)).inspect_err(|e| {
+        let bytes = kernel::allocator::try_arc(kernel::cpu::Counters::try_new()?)?;
+        let server = Server::start(config, echo::Echo::new(timeout_ms, bytes.clone())).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
@@ -49,7 +52,9 @@ impl Module for Kecho {
             timeout_ms,
             params::max_connections.get()
         );
-        Ok(Kecho { server })
+        let status = echo::StatusFile { server: server.stats(), bytes };
+        let status = kernel::proc::ReadFile::create(c"kecho", kernel::allocator::try_arc(status)?)?;
+        Ok(Kecho { _status: status, server })
     }
 }
 

@@ -30,6 +30,7 @@
 #include <linux/stat.h>
 /* drop-tcp-socket helpers */
 #include <linux/proc_fs.h>
+#include <linux/seq_file.h>
 #include <linux/uaccess.h>
 #include <linux/rcupdate.h>
 #include <linux/bottom_half.h>
@@ -217,6 +218,7 @@ size_t rust_helper_layout(unsigned int item)
 
 /* drop-tcp-socket: see helpers.h */
 struct proc_dir_entry *rust_helper_net_proc_dir(struct net *net) { return net->proc_net; }
+void *rust_helper_seq_private(struct seq_file *m) { return m->private; }
 unsigned int rust_helper_net_inum(const struct net *net) { return net->ns.inum; }
 struct user_namespace *rust_helper_net_user_ns(struct net *net) { return net->user_ns; }
 struct inet_hashinfo *rust_helper_net_tcp_hashinfo(struct net *net) { return net->ipv4.tcp_death_row.hashinfo; }

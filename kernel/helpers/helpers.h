@@ -133,6 +133,9 @@ struct inet_hashinfo;
 struct inet_timewait_sock;
 struct user_namespace;
 struct proc_dir_entry *rust_helper_net_proc_dir(struct net *net);
+struct seq_file;
+/* m->private: the data given to proc_create_single_data */
+void *rust_helper_seq_private(struct seq_file *m);
 unsigned int rust_helper_net_inum(const struct net *net);
 struct user_namespace *rust_helper_net_user_ns(struct net *net);
 struct inet_hashinfo *rust_helper_net_tcp_hashinfo(struct net *net);

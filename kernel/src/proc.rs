@@ -1,4 +1,6 @@
-//! Write-only files in `/proc/net/`, one per network namespace.
+//! Files in `/proc/net/`: write-only ones in every network namespace ([`NetFile`]),
+//! and read-only ones in the initial namespace whose text is made at each read
+//! ([`ReadFile`], e.g. statistics).
 //!
 //! A [`NetWriteFile`] handler describes the file; [`NetFile<H>`] is the
 //! [`PernetSubsys`](crate::pernet::PernetSubsys) that creates it in every namespace
@@ -135,4 +137,96 @@ unsafe extern "C" fn write_trampoline<H: NetWriteFile>(
         Ok(n) => n.min(count) as isize,
         Err(e) => e.to_errno() as isize,
     }
+}
+
+/// What a read-only proc file shows: its whole text, made at each read.
+pub trait Show: Send + Sync + 'static {
+    /// Writes the file's text. May run more than once for one read (when the text
+    /// outgrows the proc layer's buffer, it retries with a bigger one). Process context.
+    fn show(&self, out: &mut SeqOut<'_>) -> core::fmt::Result;
+}
+
+/// The text of a proc file being made ([`Show::show`]): `write!` into it.
+pub struct SeqOut<'a> {
+    m: *mut bindings::seq_file,
+    _p: PhantomData<&'a mut bindings::seq_file>,
+}
+
+impl core::fmt::Write for SeqOut<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        // SAFETY: `m` is the seq_file of the show call this SeqOut was made for (it
+        // lives as long as the borrow); seq_write copies `len` bytes from `s`. On
+        // overflow the proc layer retries the show with a larger buffer.
+        if unsafe { bindings::seq_write(self.m, s.as_ptr().cast(), s.len()) } != 0 {
+            return Err(core::fmt::Error);
+        }
+        Ok(())
+    }
+}
+
+/// A read-only file `/proc/net/NAME` in the initial network namespace, readable by
+/// everyone (mode 0444), whose text `T` makes at each read. Dropping it removes the
+/// file, waiting for reads in progress, so `T::show` never runs after the drop.
+///
+/// # Invariants
+/// `pde` is the entry made by `proc_create_single_data` with `Arc::as_ptr(&data)` as its
+/// data; it is removed (in `Drop`) before `data` can be freed.
+pub struct ReadFile<T: Show> {
+    pde: *mut bindings::proc_dir_entry,
+    data: alloc::sync::Arc<T>,
+}
+
+// SAFETY: the entry pointer is only used to remove the entry, which may be done from any
+// thread; `T` is `Send + Sync`.
+unsafe impl<T: Show> Send for ReadFile<T> {}
+// SAFETY: `&ReadFile` gives no access to the entry.
+unsafe impl<T: Show> Sync for ReadFile<T> {}
+
+impl<T: Show> ReadFile<T> {
+    /// Creates `/proc/net/NAME` (initial namespace) showing `data`.
+    pub fn create(name: &'static CStr, data: alloc::sync::Arc<T>) -> Result<Self> {
+        let ptr = alloc::sync::Arc::as_ptr(&data);
+        // SAFETY: the initial namespace and its /proc/net exist for the kernel's life.
+        // `name` is static; the data pointer stays valid until the entry is removed
+        // (type invariant, kept by Drop).
+        let pde = unsafe {
+            bindings::proc_create_single_data(
+                name.as_ptr(),
+                0o444,
+                bindings::rust_helper_net_proc_dir(bindings::rust_helper_init_net()),
+                Some(show_trampoline::<T>),
+                ptr.cast_mut().cast(),
+            )
+        };
+        if pde.is_null() {
+            let name = name.to_str().unwrap_or("?");
+            crate::pr_err!("cannot create /proc/net/\"{}\" (exists already, or out of memory)", name);
+            return Err(ENOMEM);
+        }
+        Ok(ReadFile { pde, data })
+    }
+
+    /// The data the file shows.
+    pub fn data(&self) -> &alloc::sync::Arc<T> {
+        &self.data
+    }
+}
+
+impl<T: Show> Drop for ReadFile<T> {
+    fn drop(&mut self) {
+        // SAFETY: `pde` is our entry (invariant); proc_remove waits for the reads in
+        // progress and makes later ones fail, so the data is not used after this.
+        unsafe { bindings::proc_remove(self.pde) };
+    }
+}
+
+unsafe extern "C" fn show_trampoline<T: Show>(m: *mut bindings::seq_file, _v: *mut core::ffi::c_void) -> c_int {
+    // SAFETY: `m` is the seq_file of a read of one of our entries; its private data is
+    // the `T` given at creation, alive while the entry exists (ReadFile's invariant), and
+    // the proc layer holds the entry for the duration of this call.
+    let data = unsafe { &*bindings::rust_helper_seq_private(m).cast::<T>() };
+    let mut out = SeqOut { m, _p: PhantomData };
+    // An overflowed text is retried by the proc layer; other errors cannot happen.
+    let _ = data.show(&mut out);
+    0
 }

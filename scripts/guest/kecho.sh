@@ -111,6 +111,24 @@ test_port_in_use() {
     [ ! -d /sys/module/kecho ] || t_fail "module left loaded"
 }
 
+# /proc/net/kecho counts exactly what the clients did.
+test_statistics() {
+    load
+    t_assert_eq 444 "$(stat -c %a /proc/net/kecho)" "/proc/net/kecho mode"
+    get() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/kecho; }
+    a=$(get accepted); b=$(get bytes_echoed)
+    echo-check payload --addr "$ADDR" --size 100000 --seed 3 || t_fail "echo"
+    echo-check payload --addr "$ADDR" --size 13 || t_fail "echo"
+    sleep 1
+    cat /proc/net/kecho
+    t_assert_eq 2 $(( $(get accepted) - a )) "accepted"
+    t_assert_eq 100013 $(( $(get bytes_echoed) - b )) "bytes echoed"
+    t_assert_eq 0 "$(get connections_open)" "open after the clients left"
+    khttpd-stat --kecho 1 2 || t_fail "khttpd-stat --kecho"
+    unload
+    [ ! -e /proc/net/kecho ] || t_fail "/proc/net/kecho left after rmmod"
+}
+
 # timeout_ms: a silent connection is closed, a talking one is not.
 test_idle_timeout() {
     load timeout_ms=1000
@@ -145,6 +163,7 @@ test_connection_cap() {
 }
 
 t_run kecho_params_visible test_params_visible
+t_run kecho_statistics test_statistics
 t_run kecho_idle_timeout test_idle_timeout
 t_run kecho_connection_cap test_connection_cap
 t_run kecho_echo_small test_echo_small

@@ -420,6 +420,48 @@ test_ranges_and_etags() {
     unload
 }
 
+# /proc/net/khttpd changes by exactly what a scripted client did.
+stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/khttpd; }
+test_statistics() {
+    load
+    t_assert_eq 444 "$(stat -c %a /proc/net/khttpd)" "/proc/net/khttpd mode"
+    cat /proc/net/khttpd
+    for k in accepted requests responses_2xx responses_3xx responses_4xx bytes_sent bytes_spliced compressed cache_hits cache_misses; do
+        eval "b_$k=\$(stat_of $k)"
+    done
+    sent=0
+    # 3 requests on one connection; a 404; a redirect; gzip; a 64 MiB spliced file
+    for args in "$BASE/hello.txt $BASE/hello.txt $BASE/hello.txt" "$BASE/nope.txt" "$BASE/sub" \
+                "-H Accept-Encoding:gzip $BASE/words.txt" "$BASE/big.bin"; do
+        for n in $(curl -s -o /dev/null -w '%{size_header} %{size_download}\n' $args); do sent=$((sent + n)); done
+    done
+    sleep 1
+    cat /proc/net/khttpd
+    t_assert_eq 5 $(( $(stat_of accepted) - b_accepted )) "accepted"
+    t_assert_eq 7 $(( $(stat_of requests) - b_requests )) "requests"
+    t_assert_eq 5 $(( $(stat_of responses_2xx) - b_responses_2xx )) "2xx responses"
+    t_assert_eq 1 $(( $(stat_of responses_3xx) - b_responses_3xx )) "3xx responses"
+    t_assert_eq 1 $(( $(stat_of responses_4xx) - b_responses_4xx )) "4xx responses"
+    t_assert_eq $sent $(( $(stat_of bytes_sent) - b_bytes_sent )) "bytes sent (heads and bodies, as curl counted)"
+    t_assert_eq $(wc -c < $WWW/big.bin) $(( $(stat_of bytes_spliced) - b_bytes_spliced )) "bytes spliced"
+    t_assert_eq 1 $(( $(stat_of compressed) - b_compressed )) "compressed responses"
+    t_assert_eq 0 "$(stat_of connections_open)" "connections open after the clients left"
+    t_assert_eq 0 "$(( $(stat_of reading) + $(stat_of writing) + $(stat_of waiting) ))" "reading + writing + waiting after the clients left"
+    hits=$(( $(stat_of cache_hits) - b_cache_hits )); misses=$(( $(stat_of cache_misses) - b_cache_misses ))
+    t_assert_eq 7 $((hits + misses)) "cache lookups (one per request)"
+    # an idle keep-alive connection is "waiting", a silent new one "reading"
+    (printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 3) | nc 127.0.0.1 $PORT > /dev/null &
+    sleep 3 | nc 127.0.0.1 $PORT > /dev/null &
+    sleep 1.5
+    t_assert_eq 2 "$(stat_of connections_open)" "two connections open"
+    t_assert_eq 1 "$(stat_of waiting)" "one waiting (keep-alive)"
+    t_assert_eq 1 "$(stat_of reading)" "one reading (no request yet)"
+    khttpd-stat 1 2 || t_fail "khttpd-stat"
+    wait
+    unload
+    [ ! -e /proc/net/khttpd ] || t_fail "/proc/net/khttpd left after rmmod"
+}
+
 # The content cache: what changes on disk is served within the ttl, never later.
 test_cache_freshness() {
     load cache_ttl_ms=500
@@ -663,6 +705,7 @@ t_run khttpd_rmmod_under_load test_rmmod_under_load
 t_run khttpd_least_privilege test_least_privilege
 t_run khttpd_ranges_and_etags test_ranges_and_etags
 t_run khttpd_cache_freshness test_cache_freshness
+t_run khttpd_statistics test_statistics
 t_run khttpd_cache_consistency test_cache_consistency
 t_run khttpd_cache_budget test_cache_budget
 t_run khttpd_idle_timeout test_idle_timeout

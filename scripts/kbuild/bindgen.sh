@@ -30,7 +30,8 @@ FUNCS+='|sock_alloc_file|do_splice_direct|lookup_one_len_unlocked|mntget|dput'
 FUNCS+='|register_kretprobe|unregister_kretprobe'
 TYPES+='|kretprobe|kretprobe_instance|kprobe|pt_regs'
 TYPES+='|kmods_netproc_layout_item|lock_class_key'
-TYPES+="|timer_list"
+TYPES+="|timer_list|seq_file"
+FUNCS+='|seq_write|proc_create_single_data'
 VARS='KMODS_.*|init_net|param_ops_.*|tcp_hashinfo|jiffies|__this_module|system_wq|system_unbound_wq|nr_cpu_ids'
 
 cd "$KDIR"

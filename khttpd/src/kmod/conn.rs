@@ -13,6 +13,7 @@
 
 use super::cache::{self, Cache, Content, Entry, Part};
 use super::content::{self, Reply};
+use super::stats::{self, HttpStats};
 use crate::http::parser::{self, Status};
 use crate::http::response::StatusCode;
 use common::{Handler, Step};
@@ -22,7 +23,6 @@ use kernel::crypto::Deflate;
 use kernel::fs::File;
 use kernel::sync::TryLock;
 use kernel::net::{Shutdown, TcpStream};
-use kernel::cpu::Counters;
 use kernel::kthread::{self, Thread};
 use kernel::prelude::*;
 
@@ -92,8 +92,8 @@ pub struct Http {
     /// splice threshold without a cache).
     pub(super) body_max: usize,
     maintainer: Option<Thread>,
-    /// Requests answered, counted per CPU.
-    requests: Counters<1>,
+    /// Live statistics (`/proc/net/khttpd`).
+    pub(super) stats: Arc<HttpStats>,
 }
 
 impl Drop for Http {
@@ -138,6 +138,7 @@ impl Http {
         sendfile: bool,
         compressors: Vec<TryLock<Deflate>>,
         cache: Option<cache::Settings>,
+        stats: Arc<HttpStats>,
     ) -> Result<Self> {
         let cache = match cache {
             Some(settings) => Some(kernel::allocator::try_arc(Cache::new(settings)?)?),
@@ -161,7 +162,7 @@ impl Http {
             cache,
             body_max,
             maintainer,
-            requests: Counters::try_new()?,
+            stats,
         })
     }
 
@@ -186,7 +187,7 @@ impl Http {
             if c.phase == Phase::Head && c.in_len > 0 {
                 let reply = content::error_reply(StatusCode::RequestTimeout, kernel::time::real_seconds());
                 let Ok(reply) = reply else { return Some(Step::Close) };
-                self.requests.add(0, 1);
+                self.stats.add(stats::REQUESTS, 1);
                 c.in_len = 0;
                 c.start_reply(reply, now);
                 return None;
@@ -201,7 +202,7 @@ impl Http {
 
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
-        self.requests.sum(0)
+        self.stats.get(stats::REQUESTS)
     }
 }
 
@@ -300,6 +301,15 @@ impl FileBody {
     }
 }
 
+/// The gauge a phase counts in.
+fn gauge_of(p: Phase) -> usize {
+    match p {
+        Phase::Head => stats::READING,
+        Phase::Send => stats::WRITING,
+        Phase::Idle | Phase::Linger => stats::WAITING,
+    }
+}
+
 /// Per-connection state.
 pub struct Conn {
     input: Vec<u8>,
@@ -313,6 +323,7 @@ pub struct Conn {
     /// the write side was shut (`None` until then).
     draining: Option<usize>,
     phase: Phase,
+    stats: Arc<HttpStats>,
     /// Start of the phase's time limit (monotonic ms).
     since: u64,
 }
@@ -324,12 +335,22 @@ enum Flush {
 }
 
 impl Conn {
+    /// Moves to phase `p`, keeping the reading/writing/waiting gauges right.
+    fn set_phase(&mut self, p: Phase) {
+        if p != self.phase {
+            self.stats.dec(gauge_of(self.phase));
+            self.stats.inc(gauge_of(p));
+            self.phase = p;
+        }
+    }
+
     fn start_reply(&mut self, reply: Reply, now: u64) {
+        self.stats.response(&reply.head);
         self.out = reply.head;
         self.out_off = 0;
         self.body = reply.body;
         self.close_after = !reply.keep_open;
-        self.phase = Phase::Send;
+        self.set_phase(Phase::Send);
         self.since = now;
     }
 
@@ -337,8 +358,10 @@ impl Conn {
     fn flush(&mut self, stream: &TcpStream, now: u64) -> Flush {
         let left_before = self.bytes_left();
         let r = self.flush_inner(stream);
-        if self.bytes_left() != left_before {
+        let left = self.bytes_left();
+        if left != left_before {
             self.since = now;
+            self.stats.add(stats::BYTES_SENT, left_before.saturating_sub(left));
         }
         r
     }
@@ -367,7 +390,7 @@ impl Conn {
             let head_sent = self.out_off >= self.out.len();
             if head_sent && self.body.as_ref().is_none_or(|b| b.pending().is_empty()) {
                 if let Some(b) = self.body.as_mut().filter(|b| b.splice) {
-                    match splice_some(b, stream) {
+                    match splice_some(b, stream, &self.stats) {
                         Ok(()) => continue,
                         Err(e) => return e,
                     }
@@ -409,13 +432,14 @@ impl Conn {
 }
 
 /// Splices the next piece of a body into the socket.
-fn splice_some(b: &mut FileBody, stream: &TcpStream) -> core::result::Result<(), Flush> {
+fn splice_some(b: &mut FileBody, stream: &TcpStream, stats: &HttpStats) -> core::result::Result<(), Flush> {
     let want = b.remaining.min(SPLICE_MAX);
     let more = b.remaining > want;
     let (entry, pos) = (&b.entry, &mut b.pos);
     let Content::File { file, .. } = &entry.content else { return Err(Flush::Failed) };
     match stream.send_file(file, pos, want as usize, more) {
         Ok(n) if n > 0 => {
+            stats.add(stats::BYTES_SPLICED, n as u64);
             b.remaining -= (n as u64).min(b.remaining);
             Ok(())
         }
@@ -444,6 +468,10 @@ impl Handler for Http {
             close_after: false,
             draining: None,
             phase: Phase::Head,
+            stats: {
+                self.stats.inc(stats::READING);
+                self.stats.clone()
+            },
             since: kernel::time::monotonic_ms(),
         })
     }
@@ -454,6 +482,10 @@ impl Handler for Http {
         let now = c.since;
         c.start_reply(reply, now);
         Some(c)
+    }
+
+    fn closed(&self, c: &mut Conn) {
+        self.stats.dec(gauge_of(c.phase));
     }
 
     fn deadline(&self, c: &Conn) -> Option<u64> {
@@ -474,13 +506,14 @@ impl Handler for Http {
             }
             if c.phase == Phase::Send {
                 // The response is out.
-                c.phase = if c.close_after {
+                let next = if c.close_after {
                     Phase::Linger
                 } else if c.in_len > 0 {
                     Phase::Head
                 } else {
                     Phase::Idle
                 };
+                c.set_phase(next);
                 c.since = now;
             }
             if c.close_after {
@@ -520,7 +553,7 @@ impl Handler for Http {
                     Err(e) => Some((content::error_reply(e.status(), kernel::time::real_seconds()), c.in_len)),
                 };
                 if let Some((reply, used)) = reply {
-                    self.requests.add(0, 1);
+                    self.stats.add(stats::REQUESTS, 1);
                     c.consume_input(used);
                     match reply {
                         Ok(reply) => c.start_reply(reply, now),
@@ -552,7 +585,7 @@ impl Handler for Http {
                 Ok(n) => {
                     if c.phase == Phase::Idle {
                         // The next request's first byte: its head's time starts.
-                        c.phase = Phase::Head;
+                        c.set_phase(Phase::Head);
                         c.since = now;
                     }
                     c.in_len += n;

@@ -7,6 +7,7 @@
 
 use super::cache::{Cache, Content, Entry, Lookup, Part, Variant};
 use super::conn::{FileBody, Http};
+use super::stats;
 use crate::http::html::{Entry as ListingEntry, Listing};
 use crate::http::parser::Request;
 use crate::http::conditional::{self, Outcome};
@@ -353,6 +354,9 @@ fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>
                 }
             }
             head.encoding = used;
+            if used != Encoding::Identity {
+                h.stats.inc(stats::COMPRESSED);
+            }
             head.body = Body::Length(len);
             head.etag = Some(tag.for_encoding(used));
             head.accept_ranges = used == Encoding::Identity;

@@ -3,17 +3,21 @@
 mod cache;
 mod conn;
 mod content;
+mod stats;
 
 use common::{Server, ServerConfig};
 use kernel::cred::Credential;
 use kernel::fs::{File, FileKind};
 use kernel::net::SocketAddr;
+use kernel::proc::ReadFile;
 use kernel::prelude::*;
 use kernel::crypto::Deflate;
 use kernel::sync::TryLock;
 use kernel::workqueue::QueueFlags;
 
 struct Khttpd {
+    /// Removed first: it shows the server's counters.
+    _status: ReadFile<stats::StatusFile>,
     server: Server<conn::Http>,
 }
 
@@ -76,6 +80,7 @@ impl Module for Khttpd {
         };
         let compressors = if params::compress.get() { compressors(max_active) } else { Vec::new() };
         let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
+        let http_stats = kernel::allocator::try_arc(stats::HttpStats::try_new()?)?;
         let cache = params::cache.get().then(|| cache::Settings {
             ttl_ms: params::cache_ttl_ms.get().max(1),
             max_bytes: (params::cache_max_kb.get() as usize).saturating_mul(1024),
@@ -89,6 +94,7 @@ impl Module for Khttpd {
             params::sendfile.get(),
             compressors,
             cache,
+            http_stats.clone(),
         )
         .inspect_err(|e| pr_err!("cannot set the cache up: {:?}", e))?;
         let server = Server::start(config, handler).inspect_err(|e| {
@@ -109,7 +115,13 @@ impl Module for Khttpd {
             if params::sendfile.get() { "on" } else { "off" },
             compress_note
         );
-        Ok(Khttpd { server })
+        let status = stats::StatusFile {
+            server: server.stats(),
+            http: http_stats,
+            cache: server.handler().cache.clone(),
+        };
+        let status = ReadFile::create(c"khttpd", kernel::allocator::try_arc(status)?)?;
+        Ok(Khttpd { _status: status, server })
     }
 }
 
