@@ -226,6 +226,7 @@ impl<H: Handler> Conn<H> {
 pub struct Server<H: Handler> {
     shared: Arc<Shared<H>>,
     listener: Arc<TcpListener>,
+    addr: SocketAddr,
     acceptor: Option<Thread>,
 }
 
@@ -233,10 +234,15 @@ impl<H: Handler> Server<H> {
     /// Listens on `config.addr` and starts accepting connections for `handler`.
     pub fn start(config: ServerConfig, handler: H) -> Result<Self> {
         let queue = Queue::try_new(config.queue_name, config.queue_flags, config.max_active)?;
-        let listener = TcpListener::try_new(
-            config.addr,
-            ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true },
-        )?;
+        let opts = ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true };
+        let (listener, addr) = match TcpListener::try_new(config.addr, opts) {
+            // `[::]` on a kernel without IPv6 (ipv6.disable=1): every IPv4 address.
+            Err(e) if e == EAFNOSUPPORT && config.addr == SocketAddr::any_v6(config.addr.port()) => {
+                let v4 = SocketAddr::any_v4(config.addr.port());
+                (TcpListener::try_new(v4, opts)?, v4)
+            }
+            r => (r?, config.addr),
+        };
         let listener = kernel::allocator::try_arc(listener)?;
         let shared = kernel::allocator::try_arc(Shared {
             handler,
@@ -248,7 +254,16 @@ impl<H: Handler> Server<H> {
         })?;
         let (s, l) = (shared.clone(), listener.clone());
         let acceptor = Thread::spawn(config.thread_name, move || accept_loop(s, l))?;
-        Ok(Server { shared, listener, acceptor: Some(acceptor) })
+        Ok(Server { shared, listener, addr, acceptor: Some(acceptor) })
+    }
+
+    /// Which clients the listener takes, for the log: "IPv4 and IPv6", "IPv4 only"...
+    pub fn reach(&self) -> &'static str {
+        match self.addr {
+            SocketAddr::V6(ip, _) if ip == [0; 16] => "IPv4 and IPv6",
+            SocketAddr::V6(..) => "IPv6",
+            SocketAddr::V4(..) => "IPv4 only",
+        }
     }
 
     /// The handler, e.g. for statistics.

@@ -33,7 +33,7 @@ impl Module for Kecho {
         let config = ServerConfig {
             queue_name: c"kecho_wq",
             thread_name: c"kecho_accept",
-            addr: SocketAddr::any_v4(port),
+            addr: SocketAddr::any_v6(port),
             backlog,
             queue_flags,
             max_active: 0,
@@ -45,8 +45,9 @@ impl Module for Kecho {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "listening on port {} (backlog {}, {} workqueue, idle timeout {} ms, at most {} connections)",
+            "listening on port {} ({}; backlog {}, {} workqueue, idle timeout {} ms, at most {} connections)",
             port,
+            server.reach(),
             backlog,
             if bench { "bound per-CPU" } else { "unbound" },
             timeout_ms,
@@ -79,7 +80,7 @@ module! {
     description: "TCP echo server inside the kernel (connections are CMWQ work items)",
     license: "Dual MIT/GPL",
     params: {
-        port: u16 { default: 12345, permissions: 0o444, description: "TCP port to listen on (all IPv4 addresses)" },
+        port: u16 { default: 12345, permissions: 0o444, description: "TCP port to listen on (all IPv6 and IPv4 addresses; IPv4 only on a kernel without IPv6)" },
         backlog: i32 { default: 128, permissions: 0o444, description: "Listen backlog" },
         timeout_ms: u32 { default: 600000, permissions: 0o444, description: "Close connections with no byte received or sent for this many milliseconds (default 10 minutes); 0 = never" },
         max_connections: u32 { default: 16384, permissions: 0o444, description: "Most connections open at once; more are closed at accept (logged at most every 5 s); 0 = no limit" },

@@ -113,6 +113,7 @@ long rust_helper_PTR_ERR(const void *ptr) { return PTR_ERR(ptr); }
 struct net *rust_helper_init_net(void) { return &init_net; }
 void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
 void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
+void rust_helper_sk_set_v6only(struct sock *sk, bool on) { sk->sk_ipv6only = on; }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {

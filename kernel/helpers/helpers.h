@@ -96,6 +96,8 @@ struct net *rust_helper_init_net(void);
 void *rust_helper_sk_user_data(struct sock *sk);
 void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
+/* IPV6_V6ONLY of an unbound AF_INET6 socket */
+void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 /* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
 void rust_helper_fput_now(struct file *file);
 

@@ -43,6 +43,7 @@ pub mod code {
         ELOOP = 40, "Too many symbolic links.";
         ENODATA = 61, "No data available.";
         EOVERFLOW = 75, "Value too large for defined data type.";
+        EAFNOSUPPORT = 97, "Address family not supported by protocol.";
         EADDRINUSE = 98, "Address already in use.";
         ENETDOWN = 100, "Network is down.";
         ECONNABORTED = 103, "Software caused connection abort.";
@@ -99,6 +100,7 @@ impl Error {
             e if e == EPIPE => "EPIPE",
             e if e == ENAMETOOLONG => "ENAMETOOLONG",
             e if e == ELOOP => "ELOOP",
+            e if e == EAFNOSUPPORT => "EAFNOSUPPORT",
             e if e == EADDRINUSE => "EADDRINUSE",
             e if e == ECONNRESET => "ECONNRESET",
             e if e == ENOTCONN => "ENOTCONN",

@@ -25,6 +25,19 @@ impl SocketAddr {
         SocketAddr::V4([0; 4], port)
     }
 
+    /// `[::]:port`: every IPv6 address, and (a listener made by [`TcpListener::try_new`]
+    /// is dual-stack) every IPv4 address too, as IPv4-mapped IPv6.
+    pub const fn any_v6(port: u16) -> Self {
+        SocketAddr::V6([0; 16], port)
+    }
+
+    /// The port.
+    pub const fn port(&self) -> u16 {
+        match self {
+            SocketAddr::V4(_, p) | SocketAddr::V6(_, p) => *p,
+        }
+    }
+
     fn family(&self) -> i32 {
         match self {
             SocketAddr::V4(..) => bindings::KMODS_AF_INET,
@@ -123,6 +136,8 @@ pub struct TcpListener {
 
 impl TcpListener {
     /// Creates a socket in the initial network namespace, binds it to `addr` and listens.
+    /// An IPv6 listener is dual-stack (`IPV6_V6ONLY` off, whatever `bindv6only` says),
+    /// so `[::]` takes IPv4 clients too. `EAFNOSUPPORT` for IPv6 on a kernel without it.
     pub fn try_new(addr: SocketAddr, opts: ListenOptions) -> Result<Self> {
         let mut sock = ptr::null_mut();
         // SAFETY: `init_net` is the always-live initial namespace; `sock` receives a new
@@ -147,6 +162,9 @@ impl TcpListener {
             }
             if opts.nodelay {
                 bindings::tcp_sock_set_nodelay(sk);
+            }
+            if matches!(addr, SocketAddr::V6(..)) {
+                bindings::rust_helper_sk_set_v6only(sk, false);
             }
         }
         let (mut raw, len) = to_raw(&addr);

@@ -47,7 +47,7 @@ port_of() {
 # True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
 listening() {
     awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
-                                      END { exit !f }' /proc/net/tcp
+                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
 }
 
 wait_port() {
@@ -92,7 +92,7 @@ tcp_counters() {
 # these are connections the server will never hear from again.
 established_on() {
     awk -v p=":$(printf '%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p { n++ }
-                                      END { print n + 0 }' /proc/net/tcp
+                                      END { print n + 0 }' /proc/net/tcp /proc/net/tcp6
 }
 
 # Rotate a word list left by N.

@@ -91,7 +91,7 @@ path_of() {
 # True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
 listening() {
     awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
-                                      END { exit !f }' /proc/net/tcp
+                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
 }
 
 wait_port() {
@@ -129,7 +129,7 @@ socket_states() {
     awk -v p=":$(printf '%04X' "$1")" 'BEGIN { m = split("ESTABLISHED SYN_SENT SYN_RECV FIN_WAIT1 FIN_WAIT2 TIME_WAIT CLOSE CLOSE_WAIT LAST_ACK LISTEN CLOSING", v, " ")
                                                for (i = 1; i <= m; i++) name[sprintf("%02X", i)] = v[i] }
         NR > 1 && substr($2, length($2) - 4) == p { n[name[$4]]++ }
-        END { for (s in n) printf "%s%s %d", (k++ ? ", " : ""), s, n[s]; if (!k) printf "none" }' /proc/net/tcp
+        END { for (s in n) printf "%s%s %d", (k++ ? ", " : ""), s, n[s]; if (!k) printf "none" }' /proc/net/tcp /proc/net/tcp6
 }
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
@@ -349,7 +349,7 @@ sleep 1
 # Sockets of either server that outlived the runs (inode 0: orphaned, the server let go).
 awk -v k=":$(printf '%04X' $KPORT)" -v n=":$(printf '%04X' $NPORT)" \
     'NR == 1 || ((substr($2, length($2) - 4) == k || substr($2, length($2) - 4) == n) && $4 != "0A" && $4 != "06")' \
-    /proc/net/tcp > "$OUT/logs/leftover-sockets.txt"
+    /proc/net/tcp /proc/net/tcp6 > "$OUT/logs/leftover-sockets.txt"
 stop_nginx
 cp "$NGX/error.log" "$OUT/logs/nginx-error.log" 2>/dev/null
 rmmod khttpd || { echo "bench-http: rmmod khttpd failed" >&2; failed=1; }

@@ -111,6 +111,16 @@ test_port_in_use() {
     [ ! -d /sys/module/kecho ] || t_fail "module left loaded"
 }
 
+# Dual-stack: echo over ::1 and 127.0.0.1 on one port.
+test_ipv6() {
+    t_dmesg_mark
+    load
+    t_dmesg_new | grep -q "listening on port $PORT (IPv4 and IPv6;" || t_fail "log line does not say IPv4 and IPv6"
+    echo-check payload --addr "[::1]:$PORT" --size 10000 || t_fail "echo over IPv6"
+    echo-check payload --addr "127.0.0.1:$PORT" --size 10000 || t_fail "echo over IPv4"
+    unload
+}
+
 # /proc/net/kecho counts exactly what the clients did.
 test_statistics() {
     load
@@ -164,6 +174,7 @@ test_connection_cap() {
 
 t_run kecho_params_visible test_params_visible
 t_run kecho_statistics test_statistics
+t_run kecho_ipv6 test_ipv6
 t_run kecho_idle_timeout test_idle_timeout
 t_run kecho_connection_cap test_connection_cap
 t_run kecho_echo_small test_echo_small

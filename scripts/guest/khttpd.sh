@@ -420,6 +420,19 @@ test_ranges_and_etags() {
     unload
 }
 
+# The listener is dual-stack: IPv6 clients ([::1]) and IPv4 ones on one port.
+test_ipv6() {
+    t_dmesg_mark
+    load
+    t_dmesg_new | grep -q "serving $WWW on port $PORT (IPv4 and IPv6)" || t_fail "log line does not say IPv4 and IPv6"
+    t_assert_eq "Hello World!" "$(curl -s -g "http://[::1]:$PORT/hello.txt")" "GET over IPv6 ([::1])"
+    t_assert_eq "Hello World!" "$(curl -s http://127.0.0.1:$PORT/hello.txt)" "GET over IPv4 on the same port"
+    t_assert_eq 206 "$(code -g -r 0-9 "http://[::1]:$PORT/big.bin")" "range over IPv6"
+    out=$(htstress -k -n 500 -c 10 "http://[::1]:$PORT/hello.txt")
+    echo "$out" | grep -q '^good requests: *500 ' || { echo "$out"; t_fail "500 keep-alive requests over IPv6"; }
+    unload
+}
+
 # /proc/net/khttpd changes by exactly what a scripted client did.
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/khttpd; }
 test_statistics() {
@@ -551,10 +564,10 @@ test_cache_budget() {
 }
 
 # The server-side state of the connection from client port $1 (hex state of
-# /proc/net/tcp; 01 established, 04 fin-wait-1, none: gone).
+# /proc/net/tcp{,6}: the listener is dual-stack; 01 established, 04 fin-wait-1, none: gone).
 server_sock_state() {
     lport=$(printf '%04X' $PORT); cport=$(printf '%04X' "$1")
-    awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { print $4; found=1 } END { if (!found) print "none" }' /proc/net/tcp
+    cat /proc/net/tcp /proc/net/tcp6 | awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { print $4; found=1 } END { if (!found) print "none" }'
 }
 
 # Keep-alive idle time-out, and a connection that never sends a byte.
@@ -706,6 +719,7 @@ t_run khttpd_least_privilege test_least_privilege
 t_run khttpd_ranges_and_etags test_ranges_and_etags
 t_run khttpd_cache_freshness test_cache_freshness
 t_run khttpd_statistics test_statistics
+t_run khttpd_ipv6 test_ipv6
 t_run khttpd_cache_consistency test_cache_consistency
 t_run khttpd_cache_budget test_cache_budget
 t_run khttpd_idle_timeout test_idle_timeout

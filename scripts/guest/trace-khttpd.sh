@@ -72,7 +72,7 @@ path_of() {
 
 listening() {
     awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
-                                      END { exit !f }' /proc/net/tcp
+                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
 }
 
 w() { printf '%s\n' "$2" > "$T/$1" 2>/dev/null || { echo "trace: cannot write '$2' to $T/$1" >&2; return 1; }; }

@@ -63,7 +63,7 @@ impl Module for Khttpd {
         let config = ServerConfig {
             queue_name: c"khttpd_wq",
             thread_name: c"khttpd_accept",
-            addr: SocketAddr::any_v4(port),
+            addr: SocketAddr::any_v6(port),
             backlog,
             queue_flags: QueueFlags::UNBOUND,
             max_active,
@@ -101,9 +101,10 @@ impl Module for Khttpd {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "serving {} on port {} as uid {} gid {} (backlog {}, {} workers at most, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; sendfile {}, compression {})",
+            "serving {} on port {} ({}) as uid {} gid {} (backlog {}, {} workers at most, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; sendfile {}, compression {})",
             root_str,
             port,
+            server.reach(),
             uid,
             gid,
             backlog,
@@ -166,7 +167,7 @@ kernel::module! {
     description: "HTTP/1.1 static file server inside the kernel (connections are CMWQ work items)",
     license: "Dual MIT/GPL",
     params: {
-        port: u16 { default: 8081, permissions: 0o444, description: "TCP port to listen on (all IPv4 addresses)" },
+        port: u16 { default: 8081, permissions: 0o444, description: "TCP port to listen on (all IPv6 and IPv4 addresses; IPv4 only on a kernel without IPv6)" },
         backlog: i32 { default: 100, permissions: 0o444, description: "Listen backlog" },
         root: str { default: "/var/www/html", permissions: 0o444, description: "Directory to serve (absolute path; must exist at load time)" },
         max_active: i32 { default: 0, permissions: 0o444, description: "Connections served at the same instant (workqueue max_active, 1-512; 0: 4 per online CPU, at least 8); others wait their turn" },
