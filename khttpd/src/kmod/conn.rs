@@ -310,6 +310,13 @@ fn gauge_of(p: Phase) -> usize {
     }
 }
 
+impl Drop for Conn {
+    /// Leaves its gauge exactly once, however the connection ended (or never started).
+    fn drop(&mut self) {
+        self.stats.dec(gauge_of(self.phase));
+    }
+}
+
 /// Per-connection state.
 pub struct Conn {
     input: Vec<u8>,
@@ -482,10 +489,6 @@ impl Handler for Http {
         let now = c.since;
         c.start_reply(reply, now);
         Some(c)
-    }
-
-    fn closed(&self, c: &mut Conn) {
-        self.stats.dec(gauge_of(c.phase));
     }
 
     fn deadline(&self, c: &Conn) -> Option<u64> {
