@@ -38,6 +38,7 @@
 #   summary.md           per target: connect rate, time to answer all, memory per
 #                        connection, server stop time, what the client saw
 #   runs.jsonl, env.txt, nginx.conf, logs/, console.log, dmesg.txt   what the guest did
+#   host-load.txt        the host's load average every 10 s during the run
 # and $BENCH_CONNS_OUT/latest pointing at it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -90,11 +91,17 @@ cmd+=" BENCH_OUT=/results/bench-conns /tests/bench-conns.sh"
 append=()
 [ -z "$THASH" ] || append+=(--append "thash_entries=$THASH")
 [ "$NOMERGE" = 0 ] || append+=(--append slab_nomerge)
+# The host's load while the guest runs (other jobs slow an emulated guest down): a
+# sample every 10 s, summarised in summary.md.
+( while :; do echo "$(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 10; done ) > "$work/host-load.txt" &
+sampler=$!
 set +e
 scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" --mem "$MEM" \
     --timeout "${BENCH_TIMEOUT:-5400}" ${BENCH_ACCEL:-} "${append[@]}" --cmd "$cmd" 2>&1 | tee "$work/run.log"
 vm_rc=${PIPESTATUS[0]}
 set -e
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
 elapsed=$(( $(date +%s) - start ))
 accel=$(sed -n 's/^run.sh: accel=\([a-z]*\) .*/\1/p' "$work/run.log" | head -n 1)
 accel=${accel:-unknown}
@@ -107,12 +114,13 @@ fi
 dest=$RESULTS/$stamp_date-$rel-$accel
 mkdir -p "$dest"
 cp -r "$src"/. "$dest"/
-cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$dest"/ 2>/dev/null || true
+cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$work/host-load.txt" "$dest"/ 2>/dev/null || true
+load=$(awk '{ if (n++ == 0 || $2 < lo) lo = $2; if ($2 > hi) hi = $2 } END { if (n) printf "%.2f to %.2f (%d samples)", lo, hi, n }' "$work/host-load.txt")
 echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), load average at the end of the run $(cut -d' ' -f1-3 /proc/loadavg), accel $accel, guest memory ${MEM} MB, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
 
 python3 scripts/bench-conns-report.py --runs "$dest/runs.jsonl" --env "$dest/env.txt" --dmesg "$dest/dmesg.txt" \
     --title "C100K: $COUNT connections per server ($rel, QEMU $accel, 2 vCPUs, ${MEM} MB)" \
-    --footer "Wall time of the guest run: ${elapsed}s (guest status $vm_rc)." > "$dest/summary.md"
+    --footer "Wall time of the guest run: ${elapsed}s (guest status $vm_rc). Host load average (1 min) during the run: ${load:-not sampled}, every 10 s in host-load.txt: under TCG a busier host slows every target down, so compare targets only within a run and mind the load." > "$dest/summary.md"
 
 ln -sfn "$(basename "$dest")" "$RESULTS/latest"
 cat "$dest/summary.md"
