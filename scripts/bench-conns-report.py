@@ -70,26 +70,36 @@ def main():
           f"| {num(lat.get('p99') / 1000 if lat.get('p99') is not None else None, '{:.1f}')} "
           f"| {STOP.get(r['target'], '?')} | {r['stop_seconds']}{'' if r['stop_status'] == 0 else ' (status %d)' % r['stop_status']} |")
     p("")
-    p("Memory, in bytes per held connection: the drop of MemAvailable and of MemFree, and the")
-    p("growth of Slab, between the server idling before the client started and all")
-    p("connections held (after a settle pause). Both ends of every connection are in this")
-    p("guest, so these include the client's sockets (kernel side) and the client's own memory;")
-    p("the client's RSS is given alone so it can be taken off (its sockets' kernel memory")
-    p("cannot be told apart). Server RSS: growth of the user-space server's resident memory")
-    p("(nginx: all its processes); the modules have none.")
+    p("Memory per held connection, in bytes: the drop of MemFree, the growth of Slab and the")
+    p("drop of MemAvailable (all from /proc/meminfo) between the server idling before the")
+    p("client started and all connections held (after a settle pause), divided by the")
+    p("connections held. MemFree is the figure to use: MemAvailable counts socket inodes and")
+    p("dentries (reclaimable slab) as if they could be freed, which they cannot while the")
+    p("sockets exist. Both ends of every connection are in this guest, so the figures hold the")
+    p("client's sockets (kernel side, about the same for every target) and the client's")
+    p("memory; its RSS is shown alone. Server RSS: growth of the user-space server's resident")
+    p("memory (nginx: all its processes), included in MemFree; its idle RSS (nginx allocates")
+    p("its whole connection table at start) is not. The modules have no RSS.")
     p("")
-    p("| target | held | MemAvailable drop B/conn | MemFree drop B/conn | Slab B/conn | client RSS MB | server RSS growth B/conn | TCP mem pages held |")
-    p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    p("| target | held | MemFree drop MB | MemFree drop B/conn | Slab B/conn | MemAvailable drop B/conn | client RSS MB | server RSS idle MB | server RSS growth B/conn | TCP mem pages held |")
+    p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in runs:
         c = r.get("conns") or {}
         n = (c.get("hold") or {}).get("open_at_start")
         b, h = r.get("mem_before", {}), r.get("mem_held", {})
         d = lambda k: (b[k] - h[k]) if k in b and k in h else None
         g = lambda k: (h[k] - b[k]) if k in b and k in h else None
-        srv = r["server_rss_kb_held"] - r["server_rss_kb_before"] if r["target"] in ("nginx", "user-echo") else None
-        p(f"| {r['target']} | {num(n)} | {per_conn(d('MemAvailable'), n)} | {per_conn(d('MemFree'), n)} "
-          f"| {per_conn(g('Slab'), n)} | {r['client_rss_kb_held'] / 1024:.1f} | {per_conn(srv, n)} "
+        user_space = r["target"] in ("nginx", "user-echo")
+        srv = r["server_rss_kb_held"] - r["server_rss_kb_before"] if user_space else None
+        idle = f"{r['server_rss_kb_before'] / 1024:.1f}" if user_space else "-"
+        free_mb = d("MemFree") / 1024 if d("MemFree") is not None else None
+        p(f"| {r['target']} | {num(n)} | {num(free_mb)} | {per_conn(d('MemFree'), n)} | {per_conn(g('Slab'), n)} "
+          f"| {per_conn(d('MemAvailable'), n)} | {r['client_rss_kb_held'] / 1024:.1f} | {idle} | {per_conn(srv, n)} "
           f"| {r.get('sockstat_held', {}).get('mem', '-')} |")
+    lowest = min((r["mem_held"]["MemFree"] for r in runs if "MemFree" in r.get("mem_held", {})), default=None)
+    if lowest is not None:
+        p("")
+        p(f"Lowest MemFree while connections were held: {lowest / 1024:,.0f} MB (of the guest's memory; see Set-up).")
     p("")
     p("What the client saw while holding: connections the server closed before the stop")
     p("began (premature: idle time-outs, limits) and after it, resets among them, and how long")
