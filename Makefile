@@ -8,9 +8,10 @@
 #   make debug-kernel    only build (or find in the cache) that kernel; prints its dir
 #   make run             boot a VM with the modules loaded, ports forwarded to localhost
 #   make screenshot      headless Chromium screenshots of khttpd (opt-in: needs chromium)
-#   make bench           every benchmark: bench-http, then bench-echo (see README)
+#   make bench           every benchmark: bench-http, bench-echo, then bench-conns (see README)
 #   make bench-http      khttpd vs nginx in one QEMU guest -> bench/results/http/
 #   make bench-echo      kecho vs user-echo-server in one QEMU guest -> bench/results/echo/
+#   make bench-conns     C100K: 100,000 held connections per server, one QEMU guest -> bench/results/conns/
 #   make trace           where khttpd spends its time (ftrace, perf) -> bench/results/trace/
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the newest
@@ -45,7 +46,7 @@ features_kmods-selftest :=
 
 RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo trace clean distclean info
+.PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace clean distclean info
 all: modules user
 
 info:
@@ -103,13 +104,17 @@ screenshot: all
 # Benchmarks run in the QEMU guest, never on this machine. bench runs every benchmark,
 # one after the other (each boots its own guest; they must not share the CPUs).
 bench: all
-	scripts/bench-http.sh $(KDIR); rc=$$?; scripts/bench-echo.sh $(KDIR) && exit $$rc
+	scripts/bench-http.sh $(KDIR); rc=$$?; scripts/bench-echo.sh $(KDIR) || rc=$$?; \
+	scripts/bench-conns.sh $(KDIR) || rc=$$?; exit $$rc
 
 bench-http: all
 	scripts/bench-http.sh $(KDIR)
 
 bench-echo: all
 	scripts/bench-echo.sh $(KDIR)
+
+bench-conns: all
+	scripts/bench-conns.sh $(KDIR)
 
 trace: all
 	scripts/trace.sh $(KDIR)
