@@ -9,7 +9,7 @@
 # 12-byte body; echo: the 64 bytes back), then holds them all; meanwhile the guest script
 # reads /proc/meminfo (and /proc/slabinfo) and stops the server with every connection
 # open (khttpd, kecho: rmmod; nginx, user-echo-server: SIGTERM and wait).
-#   khttpd     khttpd.ko root=... max_connections=2xN timeout_ms=600000   port 8081
+#   khttpd     khttpd.ko root=... max_connections=2xN timeout_ms=header_timeout_ms=600000   port 8081
 #   nginx      Debian's nginx, worker_connections N+10%, worker_rlimit_nofile  port 8082
 #   kecho      kecho.ko max_connections=2xN                                port 12345
 #   user-echo  user-echo-server --threads 2                                port 12346

@@ -146,7 +146,7 @@ start_server() {
     case $1 in
         khttpd)
             insmod /modules/khttpd.ko root=$WWW port=8081 backlog=$BACKLOG max_connections=$((COUNT * 2)) \
-                timeout_ms=600000 ${BENCH_CONNS_KHTTPD_ARGS:-} || return 1 ;;
+                timeout_ms=600000 header_timeout_ms=600000 ${BENCH_CONNS_KHTTPD_ARGS:-} || return 1 ;;
         kecho)
             insmod /modules/kecho.ko port=12345 backlog=$BACKLOG max_connections=$((COUNT * 2)) \
                 ${BENCH_CONNS_KECHO_ARGS:-} || return 1 ;;
