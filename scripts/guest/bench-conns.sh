@@ -65,7 +65,7 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
 listening() {
     awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1; exit }
-                                      END { exit !f }' /proc/net/tcp
+                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
 }
 
 wait_port() {
