@@ -7,7 +7,7 @@
 #   - a CPU profile with kernel call chains (kprof: perf sampling), so khttpd's Rust
 #     functions appear with their share of the CPU, self and inclusive
 #   - exact call counts of khttpd's Rust functions (kprof: hardware breakpoints on
-#     run_work<Conn<Http>>, file_reply, listing_reply, lookup_beneath)
+#     run_work<Conn<Http>>, entry_reply, render_listing, lookup_beneath)
 #   - function_graph over the kernel functions khttpd calls (kernel_recvmsg,
 #     kernel_sendmsg, kernel_read, vfs_path_lookup, dentry_open, vfs_getattr,
 #     iterate_dir, fput, sock_release, kernel_sock_shutdown, kernel_accept, path_put,

@@ -32,7 +32,7 @@
 #   TRACE_DEEP_FILTER  set_ftrace_filter globs for the depth runs (default: networking,
 #                VFS, LSM, memory and copy functions; empty: every function)
 #   TRACE_COUNTS up to 4 name patterns for the counts phase
-#                (default "run_work file_reply listing_reply lookup_beneath"; empty skips)
+#                (default "run_work entry_reply render_listing lookup_beneath"; empty skips)
 #   TRACE_FREQ   samples per second and CPU in the profile phase (default 1000)
 #   TRACE_MAXACTIVE  calls of one function timed at once in the kprobes phase
 #                (default 1024; more are counted as missed)
@@ -49,7 +49,7 @@ LOADS=${TRACE_LOADS:-"keepalive:12b:20 close:12b:20 keepalive:1m:4 keepalive:dir
 SECS=${TRACE_SECS:-2}
 DEPTH=${TRACE_DEPTH:-5}
 BUF_KB=${TRACE_BUF_KB:-32768}
-COUNTS=${TRACE_COUNTS-"run_work file_reply listing_reply lookup_beneath"}
+COUNTS=${TRACE_COUNTS-"run_work entry_reply render_listing lookup_beneath"}
 FREQ=${TRACE_FREQ:-1000}
 MAXACTIVE=${TRACE_MAXACTIVE:-1024}
 DEEP_FILTER=${TRACE_DEEP_FILTER-"*sock* *tcp* *inet* ip_* __ip_* *skb* sk_* __sk_* *_sk *dev_queue* *xmit* *rcv* *recv* *sendmsg* *msg* security_* apparmor_* aa_* tomoyo_* bpf_lsm_* vfs_* *path* *dentry* dput d_* *walk* *lookup* *name* *getattr* *fillattr* *open* *file* shmem_* *folio* *page* *read* *iter* *copy* kmem_* *kmalloc* kfree *alloc* *free* *queue_work* *work_on insert_work mntput* mntget* *lock_sock* release_sock *atime* iterate_dir dcache_readdir scan_positives filldir* handle_softirqs net_rx_action __napi_poll process_backlog"}

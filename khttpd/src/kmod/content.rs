@@ -293,7 +293,9 @@ fn read_whole(file: &File, size: u64) -> Result<Option<Vec<u8>>> {
 }
 
 /// The answer to `req` from entry `e`. `cache` (if `e` is cached there) is charged for
-/// a compressed variant made here.
+/// a compressed variant made here. Never inlined: a symbol of its own for
+/// kprobe-timer and `make trace` (one call per file or listing answered).
+#[inline(never)]
 fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>, now: i64) -> Result<Reply> {
     let head_only = req.is_head();
     let ka = req.keep_alive();
@@ -429,7 +431,9 @@ fn compress_framed(h: &Http, src: &[u8], enc: Encoding) -> Result<Option<Vec<u8>
 }
 
 /// A directory's listing as HTML. Names are read first (the directory is locked while
-/// iterating: no lookups in there), then each entry's size and time.
+/// iterating: no lookups in there), then each entry's size and time. Never inlined (a
+/// symbol for kprobe-timer and `make trace`).
+#[inline(never)]
 fn render_listing(h: &Http, dir: &PathRef, rel: &[u8]) -> Result<Vec<u8>> {
     let mut arena: Vec<u8> = Vec::new();
     let mut names: Vec<(usize, usize, Option<FileKind>)> = Vec::new();
