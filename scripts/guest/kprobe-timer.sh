@@ -12,7 +12,7 @@ WWW=/srv/kpt
 
 # The kallsyms name of a khttpd function whose mangled name contains $1.
 # The function itself (its mangled name ends with it), not a closure inside it (_RNC...).
-sym_of() { awk -v p="$1" '$4 == "[khttpd]" && $3 ~ p"$" && $3 !~ /^_RNC/ { print $3; exit }' /proc/kallsyms; }
+sym_of() { awk -v p="$1" '$4 == "[khttpd]" && $3 ~ p"$" && $3 !~ /^(_RNC|__pfx)/ { print $3; exit }' /proc/kallsyms; }
 # The result line kprobe-timer printed for symbol $1 since the test began.
 result_of() { t_dmesg_new | grep -F "kprobe_timer: $1: " | tail -n 1; }
 calls_in() { echo "$1" | sed -n 's/.*: \([0-9]*\) calls,.*/\1/p'; }
