@@ -22,7 +22,7 @@ test_case() {
 
 t_run kmods_selftest_load_and_unload test_load
 for t in arc_list_reused_address thread_returns_at_once thread_stopped_at_once \
-         spinlock_two_threads work_item_runs read_dir_root; do
+         spinlock_two_threads work_item_runs read_dir_root timer_fires_once timer_cancel_and_init; do
     t_run "kmods_selftest_$t" test_case "$t"
 done
 t_summary
