@@ -444,9 +444,11 @@ test_statistics() {
     done
     sent=0
     # 3 requests on one connection; a 404; a redirect; gzip; a 64 MiB spliced file
-    for args in "$BASE/hello.txt $BASE/hello.txt $BASE/hello.txt" "$BASE/nope.txt" "$BASE/sub" \
-                "-H Accept-Encoding:gzip $BASE/words.txt" "$BASE/big.bin"; do
-        for n in $(curl -s -o /dev/null -w '%{size_header} %{size_download}\n' $args); do sent=$((sent + n)); done
+    # (curl's -o applies to one URL: one per URL)
+    h=$BASE/hello.txt
+    for args in "-o /dev/null $h -o /dev/null $h -o /dev/null $h" "-o /dev/null $BASE/nope.txt" "-o /dev/null $BASE/sub" \
+                "-o /dev/null -H Accept-Encoding:gzip $BASE/words.txt" "-o /dev/null $BASE/big.bin"; do
+        for n in $(curl -s -w '%{size_header} %{size_download}\n' $args); do sent=$((sent + n)); done
     done
     sleep 1
     cat /proc/net/khttpd
@@ -512,9 +514,13 @@ test_cache_freshness() {
         curl -s -H 'Accept-Encoding: gzip' $BASE/words.txt | gunzip | md5sum > /tmp/gz.sum
         t_assert_eq "$(md5sum < $WWW/words.txt)" "$(cat /tmp/gz.sum)" "gzip variant, read $i"
     done
+    # two requests back to back on one connection: the second is a hit (however slow
+    # the kernel; entries unused for two ttls are dropped by the maintenance thread)
+    hits=$(awk '$1 == "cache_hits" { print $2 }' /proc/net/khttpd)
+    curl -s -o /dev/null $BASE/hello.txt -o /dev/null $BASE/hello.txt
+    t_assert_eq 1 $(( $(awk '$1 == "cache_hits" { print $2 }' /proc/net/khttpd) - hits )) "cache hit for a repeated request"
     unload
     dmesg | grep 'khttpd: cache:' | tail -1
-    dmesg | grep 'khttpd: cache:' | tail -1 | grep -qE ' [1-9][0-9]* hit' || t_fail "no cache hits counted"
     rm -rf $C
 }
 
