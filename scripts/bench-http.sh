@@ -2,22 +2,29 @@
 # make bench-http: khttpd against nginx, side by side, in one QEMU guest boot.
 #   scripts/bench-http.sh [KDIR]
 #
-# In the guest (scripts/guest/bench-http.sh): khttpd.ko (port 8081) and Debian's nginx
-# (port 8082, staged with its libraries; configuration scripts/guest/nginx-bench.conf:
-# sendfile, no access log, one worker per vCPU, long keep-alive, autoindex) serve the
-# same tmpfs tree. htstress loads each in turn for every cell: file (12 bytes, 4 KiB,
-# 64 KiB, 1 MiB, a 200-entry directory listing) x concurrency (1, 20, 100, 1000) x
-# keep-alive off (HTTP/1.0, a connection per request) / on (-k), the servers alternating
-# from cell to cell. Then htstress and wrk load the same server and file, keep-alive,
-# and their CPU time is compared (is the client the bottleneck?).
+# In the guest (scripts/guest/bench-http.sh) three servers serve the same tmpfs tree:
+#   khttpd       khttpd.ko, port 8081
+#   nginx        Debian's nginx (staged with its libraries), port 8082, configuration
+#                scripts/guest/nginx-bench.conf: sendfile, no access log, one worker per
+#                vCPU, long keep-alive, autoindex
+#   nginx-cache  the same nginx binary and configuration plus open_file_cache
+#                (max=10000 inactive=60s, _valid 60s, _min_uses 1, _errors on), as a
+#                user tuning nginx for static files would set it; port 8083, its own
+#                prefix, workers and error log
+# htstress loads each in turn for every cell: file (12 bytes, 4 KiB, 64 KiB, 1 MiB, a
+# 200-entry directory listing) x concurrency (1, 20, 100, 1000) x keep-alive off
+# (HTTP/1.0, a connection per request) / on (-k), the order of the servers changing from
+# cell to cell through all six orders (each server first, second and last equally
+# often). Then htstress and wrk load each server with the same file, keep-alive, and
+# their CPU time is compared (is the client the bottleneck?).
 #
 # Environment:
 #   BENCH_HTTP_PLAN      full (default): every cell (5 files x 4 concurrencies x 2 modes)
 #                        once per server, 3 s per run (longer for 1 MiB at 100 and 1,000
-#                        connections, see secs_for in the guest script); ~10 min under TCG
+#                        connections, see secs_for in the guest script); ~15 min under TCG
 #                        quick: 12 B, 64 KiB and the listing at 1, 100 and 1,000
-#                        connections, 2 s per run; ~3 min, for trying changes
-#                        long: every cell twice per server (order flipped), 5 s per run
+#                        connections, 2 s per run; ~4 min, for trying changes
+#                        long: every cell twice per server (another order), 5 s per run
 #   BENCH_HTTP_FILES, BENCH_HTTP_CONNS, BENCH_HTTP_MODES, BENCH_HTTP_DURATION,
 #   BENCH_HTTP_REPS, BENCH_HTTP_THREADS, BENCH_HTTP_WRK, BENCH_HTTP_WRK_FILE,
 #   BENCH_HTTP_WRK_DURATION, BENCH_HTTP_BACKLOG, BENCH_HTTP_FILL_RATE,
@@ -31,11 +38,14 @@
 #                        responses in flight need socket memory)
 #
 # Results: $BENCH_HTTP_OUT/<UTC date>-<kernel release>-<tcg|kvm>/ with
-#   summary.md           req/s and p99 per cell, khttpd/nginx ratios, htstress vs wrk
-#   http.png, http.svg   req/s per concurrency, khttpd vs nginx, one panel per file and
+#   summary.md           req/s, p99 and errors per cell and server; khttpd/nginx and
+#                        khttpd/nginx-cache per cell, nginx-cache/nginx; htstress vs wrk
+#   http.png, http.svg   req/s per concurrency, a bar per server, one panel per file and
 #                        keep-alive mode (drawn here with bench-http-report)
-#   cells.csv            the table as CSV; runs.jsonl, wrk.jsonl: raw results per run
-#   env.txt, sizes.tsv, nginx.conf, logs/, console.log, dmesg.txt   what the guest did
+#   cells.csv            the table as CSV, a row per cell and server; runs.jsonl,
+#                        wrk.jsonl: raw results per run
+#   nginx.conf, nginx-cache.conf   the two nginx configurations as run
+#   env.txt, sizes.tsv, logs/, console.log, dmesg.txt   what the guest did
 # and $BENCH_HTTP_OUT/latest pointing at it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -119,18 +129,22 @@ problems=$(grep -E 'BUG:|WARNING:|Oops|general protection|refcount_t|list_(add|d
 
 "$bins/bench-http-report" --runs "$dest/runs.jsonl" --clients "$dest/wrk.jsonl" \
     --csv "$dest/cells.csv" --plot "$dest/http.png" --svg "$dest/http.svg" \
-    --title "khttpd vs nginx, req/s ($rel, $accel, 2 vCPUs)" > "$dest/table.md"
+    --servers khttpd,nginx,nginx-cache \
+    --title "khttpd vs nginx and nginx with open_file_cache, req/s ($rel, $accel, 2 vCPUs)" > "$dest/table.md"
 {
     echo "# khttpd vs nginx"
     echo
     echo "Kernel $rel, $(date -u -d "@$start" '+%Y-%m-%d %H:%M UTC'), QEMU $accel, 2 vCPUs shared by"
-    echo "server and client; plan $PLAN: $DURATION s per htstress run, $REPS run(s) per server and cell,"
-    echo "servers alternating from cell to cell (and between repetitions); listen backlog"
-    echo "${BENCH_HTTP_BACKLOG:-1024} for both. close: HTTP/1.0, one request per connection;"
-    echo "keep-alive: HTTP/1.1, htstress -k. req/s: all requests of the cell's runs divided by"
-    echo "their seconds; p99: the mean of the runs' 99th percentiles (microseconds); errors:"
-    echo "bad responses + socket errors; k/n: khttpd's req/s divided by nginx's (above 1: khttpd"
-    echo "is faster)."
+    echo "servers and client; plan $PLAN: $DURATION s per htstress run, $REPS run(s) per server and cell,"
+    echo "the order of the servers changing from cell to cell (and between repetitions) through"
+    echo "all six orders; listen backlog ${BENCH_HTTP_BACKLOG:-1024} for all. Servers: khttpd; nginx"
+    echo "(nginx.conf); nginx-cache, the same nginx with open_file_cache max=10000 inactive=60s,"
+    echo "open_file_cache_valid 60s, open_file_cache_min_uses 1, open_file_cache_errors on"
+    echo "(nginx-cache.conf). close: HTTP/1.0, one request per connection; keep-alive: HTTP/1.1,"
+    echo "htstress -k. req/s: all requests of the cell's runs divided by their seconds; p99: the"
+    echo "mean of the runs' 99th percentiles (milliseconds in the tables); errors: bad responses"
+    echo "+ socket errors; khttpd/nginx, khttpd/nginx-cache: khttpd's req/s divided by that"
+    echo "server's (above 1: khttpd is faster)."
     echo
     cat "$dest/table.md"
     echo

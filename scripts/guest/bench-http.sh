@@ -2,14 +2,21 @@
 # Guest side of `make bench-http` (started by scripts/bench-http.sh; not a test suite:
 # scripts/check.sh runs only the suites named in SUITES).
 #
-# khttpd.ko and nginx (Debian's binary, staged with its libraries) serve the same tree
-# from the same tmpfs; htstress drives each in turn for every cell of the plan
-# (file x concurrency x keep-alive off/on). The servers alternate from cell to cell
-# (khttpd nginx | nginx khttpd | khttpd nginx ...), and with BENCH_HTTP_REPS > 1 every
-# repetition flips the order again, so a slow phase of the noisy host hits both.
-# Then htstress and wrk load the same server and file in keep-alive mode and their own
-# CPU time is measured alike (the shell's cutime/cstime after waiting for the client),
-# to show whether the client is the bottleneck.
+# Three servers serve the same tree from the same tmpfs: khttpd.ko (port 8081), and
+# Debian's nginx binary (staged with its libraries) twice, from one template
+# (/tests/nginx-bench.conf): "nginx" (port 8082, the plain configuration) and
+# "nginx-cache" (port 8083, the same plus open_file_cache max=10000 inactive=60s,
+# open_file_cache_valid 60s, open_file_cache_min_uses 1, open_file_cache_errors on: nginx
+# as a user would tune it for static files). Each has its own prefix directory, pid,
+# error log and workers. htstress drives each server in turn for every cell of the plan
+# (file x concurrency x keep-alive off/on). The order changes from one cell (and
+# repetition) to the next, cycling through all six orders of the three servers (khttpd
+# nginx nginx-cache | nginx nginx-cache khttpd | nginx-cache khttpd nginx | khttpd
+# nginx-cache nginx | ...), so every server goes first, second and last equally often and
+# follows each other server equally often: a slow phase of the noisy host hits all.
+# Then htstress and wrk load each server with the same file in keep-alive mode and their
+# own CPU time is measured alike (the shell's cutime/cstime after waiting for the
+# client), to show whether the client is the bottleneck.
 #
 # Environment (all optional; scripts/bench-http.sh sets them from the plan):
 #   BENCH_HTTP_FILES     cells' files: any of 12b 4k 64k 1m dir (default: all)
@@ -23,7 +30,7 @@
 #   BENCH_HTTP_WRK       concurrencies for htstress vs wrk (default "100"; empty: skip)
 #   BENCH_HTTP_WRK_FILE  file for that comparison (default 12b)
 #   BENCH_HTTP_WRK_DURATION  whole seconds per client run (default 5)
-#   BENCH_HTTP_BACKLOG   listen backlog of both servers (default 1024)
+#   BENCH_HTTP_BACKLOG   listen backlog of all servers (default 1024)
 #   BENCH_OUT            output directory (default /results/bench-http)
 #
 # Output in BENCH_OUT:
@@ -31,10 +38,13 @@
 #                tcp (kernel TCP counters' increase during the run), htstress (its --json
 #                --cpu output, or null)
 #   wrk.jsonl    one object per client run of the htstress-vs-wrk comparison
-#   sizes.tsv    server, file, bytes of the response body (bodies of files are compared)
-#   nginx.conf   the configuration nginx ran with
-#   logs/        per run: the command, its stderr, every TCP counter that moved; nginx's
-#                error log; wrk's text output
+#   sizes.tsv    server, file, bytes of the response body (every server's file bodies
+#                are compared with khttpd's)
+#   nginx.conf, nginx-cache.conf   the configurations the two nginx servers ran with
+#   logs/        per run (<mode>-<file>-c<conns>-r<rep>-<server>.log): the command, its
+#                stderr, every TCP counter that moved, each server's sockets by state
+#                before and after; the error log of each nginx (nginx-error.log,
+#                nginx-cache-error.log); every server's listing; wrk's text output
 #   env.txt      kernel, CPUs, memory, plan, sysctls, start/end, khttpd's dmesg lines,
 #                problems found in dmesg
 # Exit status: 0 when every run completed (errors are counted, not fatal), 1 otherwise.
@@ -55,12 +65,25 @@ MAX_DURATION=${BENCH_HTTP_MAX_DURATION:-60}
 OUT=${BENCH_OUT:-/results/bench-http}
 KO=/modules/khttpd.ko
 WWW=/srv/bench
+SERVERS="khttpd nginx nginx-cache"
 KPORT=8081
 NPORT=8082
-NGX=/tmp/nginx
+CPORT=8083
 PROBLEMS='BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|kernel BUG|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory'
 
-port_of() { case $1 in khttpd) echo $KPORT ;; nginx) echo $NPORT ;; esac; }
+port_of() { case $1 in khttpd) echo $KPORT ;; nginx) echo $NPORT ;; nginx-cache) echo $CPORT ;; esac; }
+
+# The order of the servers for the N-th cell or repetition: all six orders in turn.
+order_of() {
+    case $(($1 % 6)) in
+        0) echo "khttpd nginx nginx-cache" ;;
+        1) echo "nginx nginx-cache khttpd" ;;
+        2) echo "nginx-cache khttpd nginx" ;;
+        3) echo "khttpd nginx-cache nginx" ;;
+        4) echo "nginx-cache nginx khttpd" ;;
+        5) echo "nginx khttpd nginx-cache" ;;
+    esac
+}
 
 bytes_of() {
     case $1 in 12b) echo 12 ;; 4k) echo 4096 ;; 64k) echo 65536 ;; 1m) echo 1048576 ;; dir) echo 16384 ;; esac
@@ -132,6 +155,12 @@ socket_states() {
         END { for (s in n) printf "%s%s %d", (k++ ? ", " : ""), s, n[s]; if (!k) printf "none" }' /proc/net/tcp /proc/net/tcp6
 }
 
+# socket_states for every server, "khttpd port: ...; nginx port: ...; nginx-cache port: ...".
+all_socket_states() {
+    sep=""
+    for sv in $SERVERS; do printf '%s%s port: %s' "$sep" "$sv" "$(socket_states "$(port_of $sv)")"; sep="; "; done
+}
+
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 make_tree() {
@@ -151,21 +180,27 @@ make_tree() {
     chmod -R a+rX "$WWW"
 }
 
+# start_nginx NAME: nginx (the template without the lines that start with @OFC@) or
+# nginx-cache (with them), in prefix /tmp/NAME on its own port; its configuration is
+# saved as $OUT/NAME.conf.
 start_nginx() {
-    rm -rf "$NGX"; mkdir -p "$NGX"
-    sed -e "s|@WORKERS@|$(grep -c ^processor /proc/cpuinfo)|" -e "s|@PREFIX@|$NGX|g" \
-        -e "s|@PORT@|$NPORT|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
-        /tests/nginx-bench.conf > "$NGX/nginx.conf"
-    cp "$NGX/nginx.conf" "$OUT/nginx.conf"
-    nginx -p "$NGX/" -c "$NGX/nginx.conf" -e "$NGX/error.log" || return 1
-    wait_port $NPORT
+    ngx=/tmp/$1
+    case $1 in nginx) ofc='/^@OFC@/d' ;; nginx-cache) ofc='s/^@OFC@//' ;; *) return 1 ;; esac
+    rm -rf "$ngx"; mkdir -p "$ngx"
+    sed -e "$ofc" -e "s|@WORKERS@|$(grep -c ^processor /proc/cpuinfo)|" -e "s|@PREFIX@|$ngx|g" \
+        -e "s|@PORT@|$(port_of "$1")|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
+        /tests/nginx-bench.conf > "$ngx/nginx.conf"
+    cp "$ngx/nginx.conf" "$OUT/$1.conf"
+    nginx -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" || return 1
+    wait_port "$(port_of "$1")"
 }
 
 stop_nginx() {
-    [ -f "$NGX/nginx.pid" ] || return 0
-    nginx -p "$NGX/" -c "$NGX/nginx.conf" -e "$NGX/error.log" -s quit
+    ngx=/tmp/$1
+    [ -f "$ngx/nginx.pid" ] || return 0
+    nginx -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" -s quit
     i=0
-    while [ -f "$NGX/nginx.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    while [ -f "$ngx/nginx.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
 # One htstress run against SERVER: appends a line to runs.jsonl.
@@ -185,7 +220,7 @@ run_one() {
     set -- htstress $ka -t $t -c $c --duration "$secs" --json --cpu "$url"
     {
         echo "$*"
-        echo "server sockets before: khttpd port: $(socket_states $KPORT); nginx port: $(socket_states $NPORT)"
+        echo "server sockets before: $(all_socket_states)"
     } > "$log"
     tcp_counters > /tmp/tcp.before
     t0=$(uptime_s)
@@ -198,7 +233,7 @@ run_one() {
         cat /tmp/run.json /tmp/run.err
         echo "TCP counters that changed during the run:"
         sed 's/^/  /' /tmp/tcp.moved
-        echo "server sockets after: khttpd port: $(socket_states $KPORT); nginx port: $(socket_states $NPORT)"
+        echo "server sockets after: $(all_socket_states)"
     } >> "$log"
     js=$(head -n 1 /tmp/run.json)
     ok=$rc
@@ -269,7 +304,7 @@ compare_clients() {
 }
 
 mkdir -p "$OUT/logs" || exit 1
-rm -f "$OUT/runs.jsonl" "$OUT/wrk.jsonl" "$OUT/sizes.tsv" "$OUT"/logs/*
+rm -f "$OUT/runs.jsonl" "$OUT/wrk.jsonl" "$OUT/sizes.tsv" "$OUT"/*.conf "$OUT"/logs/*
 # 1,000 connections per client and as many per server.
 ulimit -n 65536 2>/dev/null || ulimit -n 8192
 # HTTP/1.0 runs open a connection per request: a wide ephemeral range, so the client's
@@ -286,7 +321,8 @@ for m in $MODES; do case $m in close|keepalive) ;; *) echo "bench-http: unknown 
     echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
     echo "plan: files $FILES; concurrencies $CONNS; modes $MODES; $DURATION s per run (longer with much data in flight: up to $MAX_DURATION s at $FILL_RATE MiB/s); $REPS run(s) per server and cell; htstress threads $THREADS"
     echo "clients comparison: concurrencies ${WRK_CONNS:-none}, file $WRK_FILE, $WRK_DURATION s per run"
-    echo "listen backlog: $BACKLOG (both servers)"
+    echo "servers: khttpd port $KPORT, nginx port $NPORT, nginx-cache port $CPORT (nginx + open_file_cache)"
+    echo "listen backlog: $BACKLOG (all servers)"
     echo "nginx: $(nginx -v 2>&1)"
     echo "wrk: $(wrk -v 2>&1 | head -n 1)"
     for s in net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse \
@@ -297,35 +333,37 @@ for m in $MODES; do case $m in close|keepalive) ;; *) echo "bench-http: unknown 
 } > "$OUT/env.txt"
 
 make_tree
-start_nginx || { echo "bench-http: nginx did not start" >&2; cat "$NGX/error.log" >&2; exit 1; }
+for s in nginx nginx-cache; do
+    start_nginx $s || { echo "bench-http: $s did not start" >&2; cat "/tmp/$s/error.log" >&2; exit 1; }
+done
 insmod "$KO" root=$WWW port=$KPORT backlog=$BACKLOG ${BENCH_HTTP_KHTTPD_ARGS:-} || { echo "bench-http: insmod khttpd failed" >&2; exit 1; }
 wait_port $KPORT || exit 1
 
-# Both servers must send the same bodies (the listings differ by design).
+# All servers must send the same bodies (the listings differ by design).
 for f in $(echo $FILES $WRK_FILE | tr ' ' '\n' | awk '!seen[$0]++'); do
-    for s in khttpd nginx; do
+    for s in $SERVERS; do
+        rm -f /tmp/body.$s
         n=$(wget -q -O /tmp/body.$s "http://127.0.0.1:$(port_of $s)$(path_of $f)" && wc -c < /tmp/body.$s)
         printf '%s\t%s\t%s\n' "$s" "$f" "${n:-failed}" >> "$OUT/sizes.tsv"
+        if [ "$f" != dir ] && [ $s != khttpd ] && ! cmp -s /tmp/body.khttpd /tmp/body.$s; then
+            echo "bench-http: khttpd and $s send different bodies for $f" >&2
+            failed=1
+        fi
     done
-    if [ "$f" != dir ] && ! cmp -s /tmp/body.khttpd /tmp/body.nginx; then
-        echo "bench-http: khttpd and nginx send different bodies for $f" >&2
-        failed=1
-    fi
 done
-for s in khttpd nginx; do wget -q -O "$OUT/logs/listing-$s.html" "http://127.0.0.1:$(port_of $s)/dir/"; done
+for s in $SERVERS; do wget -q -O "$OUT/logs/listing-$s.html" "http://127.0.0.1:$(port_of $s)/dir/"; done
 
 start_all=$(uptime_s)
-cell=0
+slot=0
 for mode in $MODES; do
     for file in $FILES; do
         for conns in $CONNS; do
             rep=0
             while [ $rep -lt "$REPS" ]; do
-                if [ $(((cell + rep) % 2)) -eq 0 ]; then order="khttpd nginx"; else order="nginx khttpd"; fi
-                for s in $order; do run_one "$s" "$file" "$mode" "$conns" "$rep" || failed=1; done
+                for s in $(order_of $slot); do run_one "$s" "$file" "$mode" "$conns" "$rep" || failed=1; done
+                slot=$((slot + 1))
                 rep=$((rep + 1))
             done
-            cell=$((cell + 1))
         done
     done
 done
@@ -333,7 +371,7 @@ echo "bench-http: matrix took $(awk -v a="$start_all" -v b="$(uptime_s)" 'BEGIN 
 
 i=0
 for conns in $WRK_CONNS; do
-    for s in khttpd nginx; do
+    for s in $SERVERS; do
         if [ $((i % 2)) -eq 0 ]; then first=htstress; else first=wrk; fi
         compare_clients "$s" "$conns" "$first" || failed=1
         i=$((i + 1))
@@ -343,15 +381,18 @@ echo "bench-http: all runs took $(awk -v a="$start_all" -v b="$(uptime_s)" 'BEGI
 
 sleep 1
 {
-    echo "server sockets 1 s after all runs: khttpd port: $(socket_states $KPORT); nginx port: $(socket_states $NPORT)"
+    echo "server sockets 1 s after all runs: $(all_socket_states)"
     echo "(the ones neither listening nor in TIME_WAIT are in logs/leftover-sockets.txt)"
 } >> "$OUT/env.txt"
-# Sockets of either server that outlived the runs (inode 0: orphaned, the server let go).
-awk -v k=":$(printf '%04X' $KPORT)" -v n=":$(printf '%04X' $NPORT)" \
-    'NR == 1 || ((substr($2, length($2) - 4) == k || substr($2, length($2) - 4) == n) && $4 != "0A" && $4 != "06")' \
+# Sockets of any server that outlived the runs (inode 0: orphaned, the server let go).
+awk -v ports=":$(printf '%04X' $KPORT) :$(printf '%04X' $NPORT) :$(printf '%04X' $CPORT)" \
+    'BEGIN { n = split(ports, p, " "); for (i = 1; i <= n; i++) ours[p[i]] = 1 }
+     NR == 1 || ((substr($2, length($2) - 4) in ours) && $4 != "0A" && $4 != "06")' \
     /proc/net/tcp /proc/net/tcp6 > "$OUT/logs/leftover-sockets.txt"
-stop_nginx
-cp "$NGX/error.log" "$OUT/logs/nginx-error.log" 2>/dev/null
+for s in nginx nginx-cache; do
+    stop_nginx $s
+    cp "/tmp/$s/error.log" "$OUT/logs/$s-error.log" 2>/dev/null
+done
 rmmod khttpd || { echo "bench-http: rmmod khttpd failed" >&2; failed=1; }
 {
     echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"

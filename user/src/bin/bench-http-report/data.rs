@@ -256,6 +256,12 @@ pub fn concurrencies(cells: &[Cell]) -> Vec<u64> {
     v
 }
 
+/// The servers of `wanted` that have at least one run in the cells, in `wanted`'s order
+/// (results from before a server was added simply lack it).
+pub fn present<'a>(cells: &[Cell], wanted: &[&'a str]) -> Vec<&'a str> {
+    wanted.iter().copied().filter(|w| cells.iter().any(|c| c.get(w).is_some())).collect()
+}
+
 /// (mode, file) pairs in cell order.
 pub fn rows(cells: &[Cell]) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = Vec::new();
@@ -268,7 +274,9 @@ pub fn rows(cells: &[Cell]) -> Vec<(String, String)> {
     v
 }
 
-pub fn write_csv(path: &Path, cells: &[Cell]) -> Result<(), String> {
+/// One row per cell and server; in every cell the servers of `order` first, in that
+/// order (the guest varies the order in which it runs them), then any others.
+pub fn write_csv(path: &Path, cells: &[Cell], order: &[&str]) -> Result<(), String> {
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
     let mut w = BufWriter::new(fs::File::create(path).map_err(err)?);
     writeln!(
@@ -277,7 +285,10 @@ pub fn write_csv(path: &Path, cells: &[Cell]) -> Result<(), String> {
     )
     .map_err(err)?;
     for c in cells {
-        for (s, g) in &c.servers {
+        let rank = |s: &str| order.iter().position(|o| *o == s).unwrap_or(order.len());
+        let mut servers: Vec<&(String, Agg)> = c.servers.iter().collect();
+        servers.sort_by_key(|(s, _)| rank(s)); // stable: others stay in appearance order
+        for (s, g) in servers {
             let f = |v: Option<f64>| v.map_or_else(String::new, |v| format!("{v:.3}"));
             writeln!(
                 w,
@@ -341,6 +352,65 @@ mod tests {
         assert!(cells[2].get("nginx").is_none());
         assert_eq!(concurrencies(&cells), [1, 20]);
         assert_eq!(rows(&cells).len(), 2);
+    }
+
+    fn runs_of(lines: &[String]) -> Vec<Run> {
+        lines.iter().map(|l| Run::from_json(&serde_json::from_str(l).unwrap()).unwrap()).collect()
+    }
+
+    #[test]
+    fn three_servers_in_any_order() {
+        // The guest rotates the order; each server's runs still land in its own Agg.
+        let runs = runs_of(&[
+            line("nginx-cache", "64k", "keepalive", 100, 240, 2.0, 900.0),
+            line("khttpd", "64k", "keepalive", 100, 600, 2.0, 300.0),
+            line("nginx", "64k", "keepalive", 100, 200, 2.0, 1000.0),
+            line("nginx", "64k", "keepalive", 1, 50, 2.0, 40.0),
+            line("nginx-cache", "64k", "keepalive", 1, 60, 2.0, 30.0),
+            line("khttpd", "64k", "keepalive", 1, 100, 2.0, 20.0),
+        ]);
+        let cells = cells(&runs);
+        assert_eq!(cells.len(), 2);
+        assert_eq!(cells[0].conc, 1);
+        let names: Vec<&str> = cells[0].servers.iter().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(names, ["nginx", "nginx-cache", "khttpd"]);
+        let rps = |i: usize, s: &str| cells[i].get(s).unwrap().rps();
+        assert_eq!(
+            (rps(1, "khttpd"), rps(1, "nginx"), rps(1, "nginx-cache")),
+            (Some(300.0), Some(100.0), Some(120.0))
+        );
+        assert_eq!(cells[1].get("nginx-cache").unwrap().p99_us(), Some(900.0));
+        let all = ["khttpd", "nginx", "nginx-cache"];
+        assert_eq!(present(&cells, &all), all);
+        // Results of the two-server benchmark: nginx-cache is left out.
+        let old = cells_of_two();
+        assert_eq!(present(&old, &all), ["khttpd", "nginx"]);
+    }
+
+    fn cells_of_two() -> Vec<Cell> {
+        cells(&runs_of(&[
+            line("khttpd", "12b", "close", 1, 30, 3.0, 10.0),
+            line("nginx", "12b", "close", 1, 15, 3.0, 20.0),
+        ]))
+    }
+
+    #[test]
+    fn csv_rows_in_server_order() {
+        let runs = runs_of(&[
+            line("nginx-cache", "12b", "close", 1, 240, 2.0, 900.0),
+            line("nginx", "12b", "close", 1, 200, 2.0, 1000.0),
+            line("khttpd", "12b", "close", 1, 600, 2.0, 300.0),
+        ]);
+        let path = std::env::temp_dir().join(format!("bench-http-report-test-{}.csv", std::process::id()));
+        write_csv(&path, &cells(&runs), &["khttpd", "nginx", "nginx-cache"]).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        let rows: Vec<&str> = text.lines().collect();
+        assert_eq!(rows.len(), 4, "{text}");
+        assert!(rows[0].starts_with("mode,file,conc,server,runs,"));
+        assert!(rows[1].starts_with("close,12b,1,khttpd,1,0,600,2.000,300.000,300.000,3,"), "{text}");
+        assert!(rows[2].starts_with("close,12b,1,nginx,1,0,200,2.000,100.000,"), "{text}");
+        assert!(rows[3].starts_with("close,12b,1,nginx-cache,1,0,240,2.000,120.000,900.000,"), "{text}");
     }
 
     #[test]
