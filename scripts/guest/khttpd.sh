@@ -695,15 +695,18 @@ test_memory_returns() {
     echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets
     htstress -n 200 -c 20 -t 2 $BASE/hello.txt > /dev/null
     sleep 2
+    # 10,000 clients (2,000 on the sanitizer kernel, T_SLOW: it serves ~70 requests/s;
+    # kmemleak checks every allocation there anyway)
+    n=10000; [ "${T_SLOW:-0}" = 1 ] && n=2000
     before=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-    htstress -n 10000 -c 100 -t 2 $BASE/hello.txt > /tmp/mem.out
-    grep -q '^good requests: *10000 ' /tmp/mem.out || { cat /tmp/mem.out; t_fail "not all 10000 requests good"; }
-    htstress -k -n 2000 -c 100 -t 2 $BASE/sub/ > /dev/null
+    htstress -n $n -c 100 -t 2 $BASE/hello.txt > /tmp/mem.out
+    grep -q "^good requests: *$n " /tmp/mem.out || { cat /tmp/mem.out; t_fail "not all $n requests good"; }
+    htstress -k -n $((n / 5)) -c 100 -t 2 $BASE/sub/ > /dev/null
     sleep 3
     after=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-    echo "Slab before: $before kB, after 10,000 clients: $after kB"
-    # A connection that leaked even 100 bytes would show as 1,000 kB.
-    [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over 10,000 connections"
+    echo "Slab before: $before kB, after $n clients: $after kB"
+    # A connection that leaked even 100 bytes would show as $n / 10 kB.
+    [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over $n connections"
     echo "$old_tw" > /proc/sys/net/ipv4/tcp_max_tw_buckets
     unload
 }
