@@ -23,7 +23,7 @@
 #                        see scripts/guest/bench-conns.sh
 #   BENCH_MEM            guest memory in MB, default 2048: at 100,000 connections the
 #                        hungriest target (kecho) holds ~1.2 GB with both ends of every
-#                        connection in the guest (see README, C100K)
+#                        connection in the guest (see docs/bench-conns/README.md)
 #   BENCH_CONNS_THASH    TCP established-hash entries (kernel parameter thash_entries),
 #                        default 262144: the default table of a 2 GB guest is far
 #                        smaller than 200,000 sockets; empty: the kernel's default
