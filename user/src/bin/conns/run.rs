@@ -217,7 +217,7 @@ impl Runner<'_> {
 
     /// Waits for events and hands them out; the signalfd sets the mark.
     fn poll(&mut self, timeout: Duration) {
-        let n = self.ep.wait(&mut self.events, timeout);
+        let n = self.ep.wait(&mut self.events, Some(timeout));
         for k in 0..n {
             let ev = self.events[k];
             let (token, flags) = (ev.u64, ev.events);

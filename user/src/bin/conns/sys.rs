@@ -5,11 +5,8 @@ use std::io;
 use std::mem;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::RawFd;
-use std::time::Duration;
 
-pub fn errno() -> i32 {
-    io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
+pub use user::sys::{close, cpu_time, errno, recv, send, Epoll};
 
 /// The symbolic name of an errno value, for counting failures by kind.
 pub fn errno_name(e: i32) -> String {
@@ -110,73 +107,6 @@ pub fn so_error(fd: RawFd) -> i32 {
     }
 }
 
-pub fn send(fd: RawFd, data: &[u8]) -> Result<usize, i32> {
-    // MSG_NOSIGNAL: a closed peer gives EPIPE instead of killing us.
-    // SAFETY: data is a valid buffer.
-    let n = unsafe { libc::send(fd, data.as_ptr() as *const libc::c_void, data.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(errno())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-pub fn recv(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
-    // SAFETY: buf is a valid writable buffer.
-    let n = unsafe { libc::recv(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-    if n < 0 {
-        Err(errno())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-pub fn close(fd: RawFd) {
-    // SAFETY: the caller owns fd and forgets it afterwards.
-    unsafe { libc::close(fd) };
-}
-
-pub struct Epoll(RawFd);
-
-impl Epoll {
-    pub fn new() -> io::Result<Epoll> {
-        // SAFETY: plain syscall.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(Epoll(fd))
-        }
-    }
-
-    pub fn add(&self, fd: RawFd, events: u32, token: u64) -> Result<(), i32> {
-        let mut ev = libc::epoll_event { events, u64: token };
-        // SAFETY: ev is a valid epoll_event.
-        if unsafe { libc::epoll_ctl(self.0, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-            Err(errno())
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Waits up to `timeout` for events; EINTR reads as no events.
-    pub fn wait(&self, events: &mut [libc::epoll_event], timeout: Duration) -> usize {
-        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: events is a valid buffer of that many entries.
-        let n = unsafe { libc::epoll_wait(self.0, events.as_mut_ptr(), events.len() as i32, ms) };
-        if n < 0 {
-            0
-        } else {
-            n as usize
-        }
-    }
-}
-
-impl Drop for Epoll {
-    fn drop(&mut self) {
-        close(self.0);
-    }
-}
 
 /// Blocks SIGUSR1 and returns a non-blocking signalfd that receives it.
 pub fn sigusr1_fd() -> io::Result<RawFd> {
@@ -245,17 +175,6 @@ pub fn rss_kb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// User and system CPU time used by this process so far.
-pub fn cpu_time() -> (Duration, Duration) {
-    // SAFETY: rusage is plain data; getrusage fills it.
-    let ru = unsafe {
-        let mut ru: libc::rusage = mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
-        ru
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    (tv(ru.ru_utime), tv(ru.ru_stime))
-}
 
 /// Seconds since boot on the clock /proc/uptime shows (CLOCK_BOOTTIME), so the guest
 /// script can line our events up with its own.
