@@ -155,7 +155,7 @@ pub struct SeqOut<'a> {
 impl core::fmt::Write for SeqOut<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         // SAFETY: `m` is the seq_file of the show call this SeqOut was made for (it
-        // lives as long as the borrow); seq_write copies `len` bytes from `s`. On
+        // lives as long as the borrow); seq_write copies `s.len()` bytes from `s`. On
         // overflow the proc layer retries the show with a larger buffer.
         if unsafe { bindings::seq_write(self.m, s.as_ptr().cast(), s.len()) } != 0 {
             return Err(core::fmt::Error);
