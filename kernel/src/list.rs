@@ -174,30 +174,6 @@ impl<T: HasLinks> ArcList<T> {
         unsafe { Self::unlink(&mut head, self.id(), first) }
     }
 
-    /// Fills `out` with references to items for which `pred` is true (at most
-    /// `out.len()`, in list order) and returns how many. `pred` runs under the list's
-    /// spinlock, with bottom halves off: it must be quick and must not sleep.
-    pub fn collect_matching(&self, mut pred: impl FnMut(&T) -> bool, out: &mut [Option<Arc<T>>]) -> usize {
-        let head = self.head.lock();
-        let mut n = 0;
-        let mut cur = head.first;
-        // SAFETY: items on the list are alive (the list holds a reference to each) and
-        // their links are stable while we hold the lock.
-        unsafe {
-            while let Some(item) = cur.as_ref() {
-                let Some(slot) = out.get_mut(n) else { break };
-                if pred(item) {
-                    // A new reference for the caller; the list keeps its own.
-                    Arc::increment_strong_count(cur);
-                    *slot = Some(Arc::from_raw(cur));
-                    n += 1;
-                }
-                cur = (*item.links().inner.get()).next;
-            }
-        }
-        n
-    }
-
     /// Number of items.
     pub fn len(&self) -> usize {
         self.head.lock().len
