@@ -693,22 +693,25 @@ test_memory_returns() {
     # Server-side TIME_WAIT sockets would hold memory for 60 s: none for this test.
     old_tw=$(cat /proc/sys/net/ipv4/tcp_max_tw_buckets)
     echo 0 > /proc/sys/net/ipv4/tcp_max_tw_buckets
-    htstress -n 200 -c 20 -t 2 $BASE/hello.txt > /dev/null
-    sleep 2
     # 10,000 clients (2,000 on the sanitizer kernel, T_SLOW: it serves ~70 requests/s;
     # kmemleak checks every allocation there anyway)
     n=10000; [ "${T_SLOW:-0}" = 1 ] && n=2000
-    before=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-    htstress -n $n -c 100 -t 2 $BASE/hello.txt > /tmp/mem.out
-    grep -q "^good requests: *$n " /tmp/mem.out || { cat /tmp/mem.out; t_fail "not all $n requests good"; }
-    htstress -k -n $((n / 5)) -c 100 -t 2 $BASE/sub/ > /dev/null
-    sleep 3
-    after=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-    echo "Slab before: $before kB, after $n clients: $after kB"
-    # A connection that leaked even 100 bytes would show as $n / 10 kB.
-    [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over $n connections"
+    # The same load twice: the first round grows the slab caches (and their per-CPU
+    # partial pages) to the high-water mark this load needs; only the second is measured.
+    # A leak grows the slab in every round; a fragmented cache only in the first.
+    for round in warm measured; do
+        before=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+        htstress -n $n -c 100 -t 2 $BASE/hello.txt > /tmp/mem.out
+        grep -q "^good requests: *$n " /tmp/mem.out || { cat /tmp/mem.out; t_fail "not all $n requests good"; }
+        htstress -k -n $((n / 5)) -c 100 -t 2 $BASE/sub/ > /dev/null
+        sleep 3
+        after=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+        echo "$round round: Slab before $before kB, after $n clients $after kB"
+    done
     echo "$old_tw" > /proc/sys/net/ipv4/tcp_max_tw_buckets
     unload
+    # A connection that leaked even 100 bytes would show as $n / 10 kB.
+    [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over $n connections"
 }
 
 make_tree
@@ -737,4 +740,6 @@ t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline
 t_run khttpd_connection_cap test_connection_cap
 t_run khttpd_memory_returns test_memory_returns
+# A failed test may leave the module loaded; the next suite loads its own.
+rmmod khttpd 2>/dev/null
 t_summary

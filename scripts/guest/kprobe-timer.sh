@@ -22,6 +22,7 @@ setup() {
     printf 'Hello World!' > $WWW/hello.txt
     for i in 1 2 3; do echo $i > $WWW/dir/f$i.txt; done
     chmod -R a+rX $WWW
+    rmmod khttpd 2>/dev/null
     # A long cache ttl: the second listing is a cache hit, however slow the kernel.
     insmod $HTTPD root=$WWW port=$PORT cache_ttl_ms=60000 || t_fail "insmod khttpd"
     t_wait_port $PORT 10 || t_fail "khttpd not listening"
