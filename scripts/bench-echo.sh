@@ -4,7 +4,9 @@
 #
 # Targets (all in the same guest, so they share its CPUs and its noise):
 #   kecho        kecho.ko, default unbound CMWQ queue          port 12345
-#   kecho-bound  kecho.ko bench=1, bound per-CPU queue          port 12345 (module reloaded)
+#   kecho-percpu kecho.ko per_cpu=1: a listener and accept thread per CPU, bound queue
+#                                                               port 12345 (module reloaded)
+#   kecho-bound  kecho.ko bench=1, bound queue, one accept thread (only if asked for)
 #   user-1t      user-echo-server, one epoll thread             port 12346
 #   user-2t      user-echo-server --threads 2 (the guest has 2 vCPUs)   port 12347
 # measured by `bench` (N connections start together, each times one 13-byte echo) at
@@ -14,7 +16,7 @@
 # Environment:
 #   BENCH_PLAN     "CONNS:ROUNDS ..."  default "1:200 100:20 1000:10"
 #   BENCH_REPS     chunks per concurrency, default 5
-#   BENCH_TARGETS  default "kecho kecho-bound user-1t user-2t"
+#   BENCH_TARGETS  default "kecho kecho-percpu user-1t user-2t"; kecho-bound may be added
 #   BENCH_BACKLOG  listen backlog given to every server (default: theirs, 128)
 #   BENCH_ECHO_OUT results root, default bench/results/echo
 #   BENCH_TIMEOUT  guest time-out in seconds, default 1800
@@ -33,7 +35,7 @@ cd "$ROOT"
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
 PLAN=${BENCH_PLAN:-"1:200 100:20 1000:10"}
 REPS=${BENCH_REPS:-5}
-TARGETS=${BENCH_TARGETS:-"kecho kecho-bound user-1t user-2t"}
+TARGETS=${BENCH_TARGETS:-"kecho kecho-percpu user-1t user-2t"}
 RESULTS=${BENCH_ECHO_OUT:-$ROOT/bench/results/echo}
 bins=target/x86_64-unknown-linux-gnu/release
 

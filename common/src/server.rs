@@ -71,6 +71,13 @@ pub struct ServerConfig {
     /// Connections open at once; beyond it a new connection is refused (see
     /// [`Handler::refusal_state`]). 0: no limit.
     pub max_connections: u32,
+    /// One listener and accept thread per online CPU instead of one for all: the
+    /// listeners share the port (`SO_REUSEPORT`) and each takes the connections whose
+    /// handshake the kernel processed on its CPU (`SO_INCOMING_CPU`); its thread runs on
+    /// that CPU only, and each keeps its own connection registry. With a bound queue
+    /// ([`QueueFlags::BOUND`]) a connection is then served on the CPU its packets arrive
+    /// on, with no lock shared between CPUs on the way.
+    pub per_cpu: bool,
 }
 
 /// Connections refused politely (served a refusal) at once beyond the limit; more than
@@ -86,7 +93,8 @@ const REFUSAL_LOG_MS: u64 = 5000;
 struct Shared<H: Handler> {
     handler: H,
     queue: Queue,
-    conns: ArcList<Conn<H>>,
+    /// The open connections, one registry per accept thread (each has its own lock).
+    registries: Vec<ArcList<Conn<H>>>,
     stopping: AtomicBool,
     stats: Arc<ServerStats>,
     max_connections: usize,
@@ -94,17 +102,39 @@ struct Shared<H: Handler> {
 
 /// A server's connection counts, shared with whoever shows them (it outlives the
 /// server if held elsewhere).
-#[derive(Default)]
 pub struct ServerStats {
-    accepted: AtomicU64,
+    listeners: Vec<ListenerStats>,
     open: AtomicUsize,
     refused: AtomicU64,
 }
 
+/// One listener's count, written only by its accept thread; on a cache line of its own
+/// so that per-CPU accept threads do not share one.
+#[repr(align(64))]
+struct ListenerStats {
+    cpu: Option<usize>,
+    accepted: AtomicU64,
+}
+
 impl ServerStats {
+    fn try_new(cpus: &[Option<usize>]) -> Result<Self> {
+        let mut listeners = Vec::new();
+        listeners.try_reserve_exact(cpus.len())?;
+        for cpu in cpus {
+            listeners.try_push(ListenerStats { cpu: *cpu, accepted: AtomicU64::new(0) })?;
+        }
+        Ok(ServerStats { listeners, open: AtomicUsize::new(0), refused: AtomicU64::new(0) })
+    }
+
     /// Connections accepted so far (refused ones included).
     pub fn accepted(&self) -> u64 {
-        self.accepted.load(Ordering::Relaxed)
+        self.listeners.iter().map(|l| l.accepted.load(Ordering::Relaxed)).sum()
+    }
+
+    /// With per-CPU listeners: each listener's CPU and the connections it accepted.
+    /// Empty with a single listener.
+    pub fn accepted_per_cpu(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        self.listeners.iter().filter_map(|l| Some((l.cpu?, l.accepted.load(Ordering::Relaxed))))
     }
 
     /// Connections open now.
@@ -128,6 +158,8 @@ struct Conn<H: Handler> {
     stream: WatchedStream<Conn<H>>,
     state: TryLock<H::State>,
     closed: AtomicBool,
+    /// Index of the registry (in `Shared::registries`) that holds it.
+    registry: usize,
     shared: Arc<Shared<H>>,
 }
 
@@ -217,7 +249,9 @@ impl<H: Handler> Conn<H> {
         if let Some(mut state) = this.state.try_lock() {
             this.shared.handler.closed(&mut state);
         }
-        drop(this.shared.conns.remove(this));
+        if let Some(registry) = this.shared.registries.get(this.registry) {
+            drop(registry.remove(this));
+        }
         this.shared.stats.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -225,36 +259,116 @@ impl<H: Handler> Conn<H> {
 /// A running server. Dropping it stops it: see [`Server::drop`].
 pub struct Server<H: Handler> {
     shared: Arc<Shared<H>>,
-    listener: Arc<TcpListener>,
+    acceptors: Vec<Acceptor>,
     addr: SocketAddr,
-    acceptor: Option<Thread>,
+}
+
+/// A listener and the thread that accepts on it.
+struct Acceptor {
+    listener: Arc<TcpListener>,
+    thread: Option<Thread>,
+}
+
+/// Makes a listener on `addr`, or, for `[::]` on a kernel without IPv6
+/// (ipv6.disable=1), on every IPv4 address; returns the address used.
+fn listen(addr: SocketAddr, opts: ListenOptions) -> Result<(TcpListener, SocketAddr)> {
+    match TcpListener::try_new(addr, opts) {
+        Err(e) if e == EAFNOSUPPORT && addr == SocketAddr::any_v6(addr.port()) => {
+            let v4 = SocketAddr::any_v4(addr.port());
+            Ok((TcpListener::try_new(v4, opts)?, v4))
+        }
+        r => Ok((r?, addr)),
+    }
+}
+
+/// `base` followed by `/cpu` (as per-CPU kernel threads are named), NUL-terminated in
+/// `buf`; cut short if it does not fit (the kernel keeps 15 characters anyway).
+fn per_cpu_name<'a>(base: &CStr, cpu: usize, buf: &'a mut [u8; 32]) -> &'a CStr {
+    let mut digits = [0u8; 20];
+    let mut n = cpu;
+    let mut len = 0;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        len += 1;
+        n /= 10;
+        if n == 0 || len >= digits.len() {
+            break;
+        }
+    }
+    let name = base.to_bytes().iter().copied().chain(core::iter::once(b'/'));
+    let number = digits.iter().take(len).rev().copied();
+    let last = buf.len() - 1;
+    let mut at = 0;
+    for (slot, byte) in buf.iter_mut().take(last).zip(name.chain(number)) {
+        *slot = byte;
+        at += 1;
+    }
+    if let Some(end) = buf.get_mut(at) {
+        *end = 0;
+    }
+    CStr::from_bytes_until_nul(buf).unwrap_or(c"server")
 }
 
 impl<H: Handler> Server<H> {
     /// Listens on `config.addr` and starts accepting connections for `handler`.
     pub fn start(config: ServerConfig, handler: H) -> Result<Self> {
         let queue = Queue::try_new(config.queue_name, config.queue_flags, config.max_active)?;
-        let opts = ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true };
-        let (listener, addr) = match TcpListener::try_new(config.addr, opts) {
-            // `[::]` on a kernel without IPv6 (ipv6.disable=1): every IPv4 address.
-            Err(e) if e == EAFNOSUPPORT && config.addr == SocketAddr::any_v6(config.addr.port()) => {
-                let v4 = SocketAddr::any_v4(config.addr.port());
-                (TcpListener::try_new(v4, opts)?, v4)
+        // The CPU of each accept thread; `None`: one thread for all CPUs.
+        let mut cpus: Vec<Option<usize>> = Vec::new();
+        if config.per_cpu {
+            for cpu in kernel::cpu::online_ids() {
+                cpus.try_push(Some(cpu))?;
             }
-            r => (r?, config.addr),
-        };
-        let listener = kernel::allocator::try_arc(listener)?;
+        }
+        if cpus.is_empty() {
+            cpus.try_push(None)?;
+        }
+        let mut listeners: Vec<Arc<TcpListener>> = Vec::new();
+        listeners.try_reserve_exact(cpus.len())?;
+        let mut registries = Vec::new();
+        registries.try_reserve_exact(cpus.len())?;
+        let mut addr = config.addr;
+        for cpu in cpus.iter() {
+            let incoming_cpu = cpu.and_then(|c| u32::try_from(c).ok());
+            let opts = ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true, incoming_cpu };
+            // Every listener after the first uses the family the first one got.
+            let (listener, used) = listen(addr, opts)?;
+            addr = used;
+            listeners.try_push(kernel::allocator::try_arc(listener)?)?;
+            registries.try_push(kernel::new_arc_list!("server connections"))?;
+        }
         let shared = kernel::allocator::try_arc(Shared {
             handler,
             queue,
-            conns: kernel::new_arc_list!("server connections"),
+            registries,
             stopping: AtomicBool::new(false),
-            stats: kernel::allocator::try_arc(ServerStats::default())?,
+            stats: kernel::allocator::try_arc(ServerStats::try_new(&cpus)?)?,
             max_connections: if config.max_connections == 0 { usize::MAX } else { config.max_connections as usize },
         })?;
-        let (s, l) = (shared.clone(), listener.clone());
-        let acceptor = Thread::spawn(config.thread_name, move || accept_loop(s, l))?;
-        Ok(Server { shared, listener, addr, acceptor: Some(acceptor) })
+        let mut server = Server { shared, acceptors: Vec::new(), addr };
+        server.acceptors.try_reserve_exact(listeners.len())?;
+        for (registry, (listener, cpu)) in listeners.into_iter().zip(cpus.iter()).enumerate() {
+            let (s, l) = (server.shared.clone(), listener.clone());
+            let accept = move || accept_loop(s, l, registry);
+            // On failure `server` drops and stops the threads started so far.
+            let thread = match cpu {
+                Some(cpu) => {
+                    let mut buf = [0u8; 32];
+                    Thread::spawn_on(per_cpu_name(config.thread_name, *cpu, &mut buf), *cpu, accept)?
+                }
+                None => Thread::spawn(config.thread_name, accept)?,
+            };
+            // Cannot fail: reserved above.
+            let _ = server.acceptors.try_push(Acceptor { listener, thread: Some(thread) });
+        }
+        Ok(server)
+    }
+
+    /// How many listeners (and accept threads) serve the port: 1, or one per CPU.
+    pub fn listeners(&self) -> usize {
+        self.acceptors.len()
     }
 
     /// Which clients the listener takes, for the log: "IPv4 and IPv6", "IPv4 only"...
@@ -292,7 +406,7 @@ impl<H: Handler> Server<H> {
     }
 }
 
-fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>) -> i32 {
+fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>, registry: usize) -> i32 {
     let mut reported = false;
     let mut refusals = RefusalLog { last_ms: 0, logged: 0 };
     while !kthread::should_stop() && !shared.stopping.load(Ordering::Acquire) {
@@ -301,7 +415,7 @@ fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>) -
                 if shared.stopping.load(Ordering::Acquire) {
                     break;
                 }
-                if let Err(e) = add_connection(&shared, stream, &mut refusals) {
+                if let Err(e) = add_connection(&shared, registry, stream, &mut refusals) {
                     // The stream was dropped (closed) by add_connection; keep serving others.
                     if !reported {
                         pr_warn!("dropping a new connection: {:?}", e);
@@ -354,7 +468,12 @@ impl RefusalLog {
     }
 }
 
-fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, refusals: &mut RefusalLog) -> Result {
+fn add_connection<H: Handler>(
+    shared: &Arc<Shared<H>>,
+    registry: usize,
+    stream: TcpStream,
+    refusals: &mut RefusalLog,
+) -> Result {
     let open = shared.stats.open();
     let state = if open < shared.max_connections {
         shared.handler.new_state()?
@@ -374,13 +493,21 @@ fn add_connection<H: Handler>(shared: &Arc<Shared<H>>, stream: TcpStream, refusa
         stream: WatchedStream::new(stream),
         state: TryLock::new(state),
         closed: AtomicBool::new(false),
+        registry,
         shared: shared.clone(),
     })?;
     timer::init(&mut conn)?;
-    shared.stats.accepted.fetch_add(1, Ordering::Relaxed);
+    if let Some(listener) = shared.stats.listeners.get(registry) {
+        listener.accepted.fetch_add(1, Ordering::Relaxed);
+    }
     shared.stats.open.fetch_add(1, Ordering::Relaxed);
-    if let Err(c) = shared.conns.push(conn.clone()) {
-        // Unreachable (a new item is on no list); fail closed rather than leak.
+    let pushed = match shared.registries.get(registry) {
+        Some(list) => list.push(conn.clone()),
+        None => Err(conn.clone()),
+    };
+    if let Err(c) = pushed {
+        // Unreachable (a new item is on no list, and `registry` is the index of the
+        // thread's own registry); fail closed rather than leak.
         drop(c);
         Conn::close(&conn);
         return Err(EINVAL);
@@ -431,22 +558,29 @@ impl<H: Handler> Drop for Server<H> {
     /// Returns only when no code of the module can run on the server's behalf any more.
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::Release);
-        self.listener.shutdown();
-        if let Some(t) = self.acceptor.take() {
-            t.stop();
+        for acceptor in self.acceptors.iter() {
+            acceptor.listener.shutdown();
+        }
+        for acceptor in self.acceptors.iter_mut() {
+            if let Some(t) = acceptor.thread.take() {
+                t.stop();
+            }
         }
         let mut closed = 0usize;
         // What we closed, kept (one reference each) to say what is still held if the
         // drain takes long; a connection is released by everyone else when its count
         // drops to 1. Allocation failure only makes the report less detailed.
         let mut draining: Vec<Arc<Conn<H>>> = Vec::new();
-        let _ = draining.try_reserve_exact(self.shared.conns.len());
-        while let Some(conn) = self.shared.conns.pop() {
-            // `pop` took the registry's reference; close() would find it gone, which is
-            // fine: it only drops what it finds.
-            Conn::close(&conn);
-            let _ = draining.try_push(conn);
-            closed += 1;
+        let open: usize = self.shared.registries.iter().map(|r| r.len()).sum();
+        let _ = draining.try_reserve_exact(open);
+        for registry in self.shared.registries.iter() {
+            while let Some(conn) = registry.pop() {
+                // `pop` took the registry's reference; close() would find it gone, which
+                // is fine: it only drops what it finds.
+                Conn::close(&conn);
+                let _ = draining.try_push(conn);
+                closed += 1;
+            }
         }
         // Queued instances of closed connections run, see `closed` and drop their
         // references; once only ours are left, nothing else refers to the shared state.

@@ -109,7 +109,8 @@ impl Drop for Echo {
 }
 
 /// What `/proc/net/kecho` shows: `name value` lines (`connections_open`, `accepted`,
-/// `refused`, `bytes_echoed`; parse by name, more may be added at the end).
+/// `refused`, `bytes_echoed`, and with per_cpu=1 `accepted_cpuN` per listener; parse by
+/// name, more may be added at the end).
 pub struct StatusFile {
     pub server: Arc<common::ServerStats>,
     pub bytes: Arc<Counters<1>>,
@@ -121,6 +122,10 @@ impl kernel::proc::Show for StatusFile {
         writeln!(out, "connections_open {}", self.server.open())?;
         writeln!(out, "accepted {}", self.server.accepted())?;
         writeln!(out, "refused {}", self.server.refused())?;
-        writeln!(out, "bytes_echoed {}", self.bytes.sum(0))
+        writeln!(out, "bytes_echoed {}", self.bytes.sum(0))?;
+        for (cpu, n) in self.server.accepted_per_cpu() {
+            writeln!(out, "accepted_cpu{} {}", cpu, n)?;
+        }
+        Ok(())
     }
 }

@@ -29,7 +29,8 @@ impl Module for Kecho {
             pr_err!("backlog must be positive (got {})", backlog);
             return Err(EINVAL);
         }
-        let queue_flags = if bench { QueueFlags::BOUND } else { QueueFlags::UNBOUND };
+        let per_cpu = params::per_cpu.get();
+        let queue_flags = if bench || per_cpu { QueueFlags::BOUND } else { QueueFlags::UNBOUND };
         let config = ServerConfig {
             queue_name: c"kecho_wq",
             thread_name: c"kecho_accept",
@@ -38,6 +39,7 @@ impl Module for Kecho {
             queue_flags,
             max_active: 0,
             max_connections: params::max_connections.get(),
+            per_cpu,
         };
         let timeout_ms = params::timeout_ms.get();
         let bytes = kernel::allocator::try_arc(kernel::cpu::Counters::try_new()?)?;
@@ -45,11 +47,12 @@ impl Module for Kecho {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "listening on port {} ({}; backlog {}, {} workqueue, idle timeout {} ms, at most {} connections)",
+            "listening on port {} ({}; {} listener(s), backlog {}, {} workqueue, idle timeout {} ms, at most {} connections)",
             port,
             server.reach(),
+            server.listeners(),
             backlog,
-            if bench { "bound per-CPU" } else { "unbound" },
+            if bench || per_cpu { "bound per-CPU" } else { "unbound" },
             timeout_ms,
             params::max_connections.get()
         );
@@ -85,5 +88,6 @@ module! {
         timeout_ms: u32 { default: 600000, permissions: 0o444, description: "Close connections with no byte received or sent for this many milliseconds (default 10 minutes); 0 = never" },
         max_connections: u32 { default: 16384, permissions: 0o444, description: "Most connections open at once; more are closed at accept (logged at most every 5 s); 0 = no limit" },
         bench: bool { default: false, permissions: 0o444, description: "0: unbound CMWQ workqueue; 1: bound per-CPU workqueue (locality, as the system queue)" },
+        per_cpu: bool { default: false, permissions: 0o444, description: "1: a listener and accept thread per online CPU (SO_REUSEPORT, SO_INCOMING_CPU) and a bound workqueue, so a connection is accepted and served on the CPU its packets arrive on; 0: one accept thread" },
     },
 }

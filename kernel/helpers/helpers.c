@@ -114,6 +114,8 @@ struct net *rust_helper_init_net(void) { return &init_net; }
 void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
 void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
 void rust_helper_sk_set_v6only(struct sock *sk, bool on) { sk->sk_ipv6only = on; }
+/* SO_INCOMING_CPU before listen(): the reuseport group counts it when the socket joins. */
+void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu) { WRITE_ONCE(sk->sk_incoming_cpu, cpu); }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {
@@ -258,6 +260,7 @@ void *rust_helper_kretprobe_data(struct kretprobe_instance *ri) { return ri->dat
 struct kretprobe *rust_helper_get_kretprobe(struct kretprobe_instance *ri) { return get_kretprobe(ri); }
 
 unsigned int rust_helper_num_online_cpus(void) { return num_online_cpus(); }
+bool rust_helper_cpu_online(unsigned int cpu) { return cpu_online(cpu); }
 unsigned int rust_helper_raw_smp_processor_id(void) { return raw_smp_processor_id(); }
 struct crypto_comp *rust_helper_crypto_alloc_comp(const char *name) { return crypto_alloc_comp(name, 0, 0); }
 void rust_helper_crypto_free_comp(struct crypto_comp *tfm) { crypto_free_comp(tfm); }

@@ -81,6 +81,7 @@ void rust_helper_crypto_free_comp(struct crypto_comp *tfm);
 
 /* CPUs */
 unsigned int rust_helper_num_online_cpus(void);
+bool rust_helper_cpu_online(unsigned int cpu);
 /* the CPU running now (may change right after: a hint) */
 unsigned int rust_helper_raw_smp_processor_id(void);
 
@@ -98,6 +99,7 @@ void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */
 void rust_helper_sk_set_v6only(struct sock *sk, bool on);
+void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);
 /* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
 void rust_helper_fput_now(struct file *file);
 

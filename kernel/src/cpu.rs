@@ -19,6 +19,22 @@ pub fn possible_ids() -> usize {
     (unsafe { bindings::nr_cpu_ids } as usize).max(1)
 }
 
+/// Whether CPU `cpu` is online now (it may go offline right after: a hint for
+/// placement, never for correctness).
+pub fn is_online(cpu: usize) -> bool {
+    match u32::try_from(cpu) {
+        // SAFETY: cpu_online tests a bit of the online mask; out-of-range ids are
+        // excluded first.
+        Ok(c) if cpu < possible_ids() => unsafe { bindings::rust_helper_cpu_online(c) },
+        _ => false,
+    }
+}
+
+/// The CPUs online now, in ascending order (see [`is_online`]).
+pub fn online_ids() -> impl Iterator<Item = usize> {
+    (0..possible_ids()).filter(|&c| is_online(c))
+}
+
 /// A CPU's slot of [`Counters`]: on a cache line of its own, so CPUs counting at the
 /// same time do not take the line from each other.
 #[repr(align(64))]

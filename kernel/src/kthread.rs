@@ -38,6 +38,26 @@ impl Thread {
     where
         F: FnOnce() -> i32 + Send + 'static,
     {
+        Self::spawn_with(name, None, f)
+    }
+
+    /// As [`Thread::spawn`], but the thread runs only on CPU `cpu` (`kthread_bind`), so
+    /// per-CPU work it starts stays on that CPU. `EINVAL` if `cpu` is not online now;
+    /// if the CPU goes offline later, the scheduler moves the thread elsewhere.
+    pub fn spawn_on<F>(name: &CStr, cpu: usize, f: F) -> Result<Thread>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
+        if !crate::cpu::is_online(cpu) {
+            return Err(crate::error::code::EINVAL);
+        }
+        Self::spawn_with(name, u32::try_from(cpu).ok(), f)
+    }
+
+    fn spawn_with<F>(name: &CStr, cpu: Option<u32>, f: F) -> Result<Thread>
+    where
+        F: FnOnce() -> i32 + Send + 'static,
+    {
         let slot: Arc<Slot<F>> = Arc::try_new(new_spinlock!(Some(f), "kthread closure"))?;
         let data = Arc::into_raw(slot.clone());
         // SAFETY: `trampoline::<F>` matches the thread function signature and takes
@@ -56,9 +76,16 @@ impl Thread {
         };
         // SAFETY: kthread_create returned a live task that has not run yet, so it cannot
         // have exited: taking the reference now is safe, and it keeps the task valid for
-        // `kthread_stop` whenever the closure returns. Only then is the thread woken.
+        // `kthread_stop` whenever the closure returns. Only then is the thread bound (if
+        // asked: the task is new and not yet woken, and `cpu` is a valid id, checked by
+        // `spawn_on`) and woken.
         unsafe {
             bindings::rust_helper_get_task_struct(task);
+            if let Some(cpu) = cpu {
+                // The task was created by kthread_create and has never been woken,
+                // which kthread_bind requires; `cpu` is below nr_cpu_ids.
+                bindings::kthread_bind(task, cpu);
+            }
             bindings::wake_up_process(task);
         }
         let keep: Arc<dyn Send + Sync> = slot;

@@ -127,6 +127,10 @@ pub struct ListenOptions {
     pub reuseport: bool,
     /// `TCP_NODELAY` on the listener, inherited by accepted sockets.
     pub nodelay: bool,
+    /// `SO_INCOMING_CPU`: among `reuseport` listeners of one port, a connection whose
+    /// handshake the kernel processes on this CPU is queued to this listener (others
+    /// are spread by the 4-tuple hash). `None`: no preference.
+    pub incoming_cpu: Option<u32>,
 }
 
 /// A listening kernel TCP socket.
@@ -162,6 +166,9 @@ impl TcpListener {
             }
             if opts.nodelay {
                 bindings::tcp_sock_set_nodelay(sk);
+            }
+            if let Some(cpu) = opts.incoming_cpu.and_then(|c| i32::try_from(c).ok()) {
+                bindings::rust_helper_sk_set_incoming_cpu(sk, cpu);
             }
             if matches!(addr, SocketAddr::V6(..)) {
                 bindings::rust_helper_sk_set_v6only(sk, false);

@@ -2,7 +2,8 @@
 # Guest side of `make bench-echo` (started by scripts/bench-echo.sh; not a test suite:
 # scripts/check.sh runs only the suites named in SUITES).
 #
-# kecho (default unbound queue, and bench=1 bound queue) against user-echo-server
+# kecho (default unbound queue, bench=1 bound queue, per_cpu=1 a listener per CPU and a
+# bound queue) against user-echo-server
 # (1 and 2 epoll threads), all in this one guest, measured by `bench` at each
 # concurrency. For every concurrency the rounds are split into BENCH_REPS chunks and
 # the targets take turns chunk by chunk, the order rotating each time, so that slow
@@ -11,7 +12,8 @@
 # Environment (all optional):
 #   BENCH_PLAN     "CONNS:ROUNDS ..." (default "1:200 100:20 1000:10")
 #   BENCH_REPS     chunks per concurrency (default 5; each ROUNDS must divide by it)
-#   BENCH_TARGETS  subset of "kecho kecho-bound user-1t user-2t" (that order by default)
+#   BENCH_TARGETS  subset of "kecho kecho-bound kecho-percpu user-1t user-2t" (that
+#                  order; default all but kecho-bound)
 #   BENCH_OUT      output directory (default /results/bench-echo)
 #   BENCH_BACKLOG  listen backlog for every server (default: theirs, 128)
 #
@@ -29,7 +31,7 @@ set -u
 
 PLAN=${BENCH_PLAN:-"1:200 100:20 1000:10"}
 REPS=${BENCH_REPS:-5}
-TARGETS=${BENCH_TARGETS:-"kecho kecho-bound user-1t user-2t"}
+TARGETS=${BENCH_TARGETS:-"kecho kecho-percpu user-1t user-2t"}
 OUT=${BENCH_OUT:-/results/bench-echo}
 BACKLOG=${BENCH_BACKLOG:-}
 KO=/modules/kecho.ko
@@ -37,7 +39,7 @@ KPORT=12345
 
 port_of() {
     case $1 in
-        kecho|kecho-bound) echo $KPORT ;;
+        kecho|kecho-bound|kecho-percpu) echo $KPORT ;;
         user-1t) echo 12346 ;;
         user-2t) echo 12347 ;;
         *) echo "bench-echo: unknown target '$1'" >&2; return 1 ;;
@@ -59,7 +61,7 @@ wait_port() {
     done
 }
 
-# The loaded kecho mode: none, kecho or kecho-bound.
+# The loaded kecho mode: none, kecho, kecho-bound or kecho-percpu.
 kecho_mode=none
 kecho_load() {
     [ "$kecho_mode" = "$1" ] && return 0
@@ -70,6 +72,7 @@ kecho_load() {
     case $1 in
         kecho) insmod "$KO" port=$KPORT ${BACKLOG:+backlog=$BACKLOG} || return 1 ;;
         kecho-bound) insmod "$KO" port=$KPORT bench=1 ${BACKLOG:+backlog=$BACKLOG} || return 1 ;;
+        kecho-percpu) insmod "$KO" port=$KPORT per_cpu=1 ${BACKLOG:+backlog=$BACKLOG} || return 1 ;;
     esac
     kecho_mode=$1
     wait_port $KPORT

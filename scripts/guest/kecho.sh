@@ -172,6 +172,35 @@ test_connection_cap() {
     unload
 }
 
+# per_cpu=1: a listener and accept thread per CPU, a bound queue; connections from a
+# client pinned to a CPU are accepted there; rmmod with connections open on all.
+test_per_cpu() {
+    load per_cpu=1
+    ncpu=$(nproc)
+    get() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/kecho; }
+    c=0
+    while [ $c -lt "$ncpu" ]; do
+        grep -qx "kecho_accept/$c" /proc/[0-9]*/comm || t_fail "no accept thread kecho_accept/$c"
+        before=$(get accepted_cpu$c)
+        taskset -c $c echo-check many --addr "$ADDR" --conns 100 --rounds 2 || t_fail "100 connections from CPU $c"
+        t_assert_eq 100 $(($(get accepted_cpu$c) - before)) "connections from CPU $c accepted by listener $c"
+        c=$((c + 1))
+    done
+    echo-check payload --addr "$ADDR" --size 1048576 || t_fail "1 MiB echo with per_cpu=1"
+    echo-check many --addr "$ADDR" --conns 500 --rounds 2 || t_fail "500 connections with per_cpu=1"
+    cat /proc/net/kecho
+    rm -f /tmp/ready
+    echo-check hold --addr "$ADDR" --conns 300 --ready-file /tmp/ready --timeout 120 > /tmp/hold.out 2>&1 &
+    holder=$!
+    i=0
+    while [ ! -f /tmp/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -f /tmp/ready ] || { kill $holder; cat /tmp/hold.out; t_fail "clients never got 300 connections open"; return; }
+    unload
+    wait $holder || { cat /tmp/hold.out; t_fail "not every client saw its connection closed"; }
+    grep -q "kecho_accept" /proc/[0-9]*/comm && t_fail "an accept thread is left after rmmod"
+    return 0
+}
+
 t_run kecho_params_visible test_params_visible
 t_run kecho_statistics test_statistics
 t_run kecho_ipv6 test_ipv6
@@ -180,6 +209,7 @@ t_run kecho_connection_cap test_connection_cap
 t_run kecho_echo_small test_echo_small
 t_run kecho_echo_binary_1mib test_echo_binary_1mib
 t_run kecho_bound_queue_mode test_bound_queue_mode
+t_run kecho_per_cpu test_per_cpu
 t_run kecho_1000_connections_open test_1000_connections_open
 t_run kecho_rmmod_with_1000_open test_rmmod_with_1000_open
 t_run kecho_bench_client test_bench_client

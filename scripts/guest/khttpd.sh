@@ -714,6 +714,40 @@ test_memory_returns() {
     [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over $n connections"
 }
 
+# per_cpu=1: a listener and accept thread per CPU; a connection is accepted by the
+# listener of the CPU that processed its handshake (on loopback, the client's CPU).
+test_per_cpu() {
+    load per_cpu=1 backlog=256
+    ncpu=$(nproc)
+    dmesg | tail -3 | grep -q "($ncpu listener(s)," || t_fail "load line does not say $ncpu listener(s)"
+    c=0
+    while [ $c -lt "$ncpu" ]; do
+        grep -qx "khttpd_accept/$c" /proc/[0-9]*/comm || t_fail "no accept thread khttpd_accept/$c"
+        before=$(stat_of accepted_cpu$c)
+        out=$(taskset -c $c htstress -n 300 -c 10 -t 1 $BASE/hello.txt)
+        echo "$out" | grep -q '^good requests: *300 ' || { echo "$out"; t_fail "client on CPU $c: not all 300 requests good"; }
+        after=$(stat_of accepted_cpu$c)
+        echo "client pinned to CPU $c: listener $c accepted $((after - before)) of 300"
+        t_assert_eq 300 $((after - before)) "connections from CPU $c accepted by listener $c"
+        c=$((c + 1))
+    done
+    t_assert_eq "$(stat_of accepted)" "$(awk '$1 ~ /^accepted_cpu/ { n += $2 } END { print n }' /proc/net/khttpd)" "accepted = sum of accepted_cpuN"
+    # Unpinned clients, keep-alive and not, and a listing, spread over both CPUs.
+    out=$(htstress -n 4000 -c 100 -t 2 $BASE/hello.txt)
+    echo "$out" | grep -q '^good requests: *4000 ' || { echo "$out"; t_fail "not all 4000 requests good"; }
+    out=$(htstress -k -n 4000 -c 100 -t 2 $BASE/sub/)
+    echo "$out" | grep -q '^good requests: *4000 ' || { echo "$out"; t_fail "keep-alive: not all 4000 requests good"; }
+    cat /proc/net/khttpd
+    # rmmod with clients still connecting to every listener.
+    htstress -n 0 -c 50 -t 2 $BASE/hello.txt > /dev/null 2>&1 &
+    p=$!
+    sleep 2
+    unload
+    kill -INT $p 2>/dev/null; wait $p 2>/dev/null
+    grep -q "khttpd_accept" /proc/[0-9]*/comm && t_fail "an accept thread is left after rmmod"
+    return 0
+}
+
 make_tree
 t_run khttpd_params_and_root_check test_params_and_root_check
 t_run khttpd_get_file test_get_file
@@ -739,6 +773,7 @@ t_run khttpd_idle_timeout test_idle_timeout
 t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline
 t_run khttpd_connection_cap test_connection_cap
+t_run khttpd_per_cpu test_per_cpu
 t_run khttpd_memory_returns test_memory_returns
 # A failed test may leave the module loaded; the next suite loads its own.
 rmmod khttpd 2>/dev/null

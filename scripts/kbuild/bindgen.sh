@@ -10,7 +10,7 @@ mapfile -t CLANG_ARGS < "$OUT/clang-args.txt"
 FUNCS='rust_helper_.*|kmods_helper_.*|_printk|kfree|krealloc|sock_create_kern|sock_release|kernel_(bind|listen|accept|connect|sendmsg|recvmsg|sock_shutdown|sendpage)'
 FUNCS+='|sock_set_reuseaddr|sock_set_reuseport|tcp_sock_set_nodelay|sock_set_keepalive|sock_no_linger|sk_set_memalloc'
 FUNCS+='|destroy_workqueue|cancel_work_sync|flush_work|__flush_workqueue|queue_work_on'
-FUNCS+='|kthread_stop|kthread_should_stop|wake_up_process|msleep|msleep_interruptible|schedule_timeout_interruptible|usleep_range_state'
+FUNCS+='|kthread_stop|kthread_bind|kthread_should_stop|wake_up_process|msleep|msleep_interruptible|schedule_timeout_interruptible|usleep_range_state'
 FUNCS+='|param_(get|set|free)_.*|ktime_get_real_seconds|ktime_get_ns|ktime_get_mono_fast_ns|ktime_get_real_ts64|get_jiffies_64|jiffies_to_msecs|__msecs_to_jiffies'
 FUNCS+='|filp_open|filp_close|kernel_read|vfs_path_lookup|dentry_open|fput|vfs_getattr|vfs_llseek|iterate_dir|dentry_path_raw|d_path|file_path|vfs_statx|kern_path|path_put|in_group_p'
 FUNCS+='|proc_create_net_data_write|proc_create_data|proc_remove|remove_proc_entry|proc_create|register_pernet_subsys|unregister_pernet_subsys'

@@ -30,10 +30,13 @@ impl Module for Khttpd {
             pr_err!("backlog must be positive (got {})", backlog);
             return Err(EINVAL);
         }
+        let per_cpu = params::per_cpu.get();
         let max_active = match params::max_active.get() {
             // Sockets never block a worker, so more running workers than CPUs only add
             // switching: with the kernel's default (256) a 1,000-client listing load ran
-            // at a third of the rate it reaches with 4 to 16 (docs/bench-http).
+            // at a third of the rate it reaches with 4 to 16 (docs/bench-http). A bound
+            // queue's max_active counts per CPU.
+            0 if per_cpu => 4,
             0 => (4 * kernel::cpu::online_cpus()).clamp(8, 512) as i32,
             n @ 1..=512 => n,
             n => {
@@ -65,9 +68,10 @@ impl Module for Khttpd {
             thread_name: c"khttpd_accept",
             addr: SocketAddr::any_v6(port),
             backlog,
-            queue_flags: QueueFlags::UNBOUND,
+            queue_flags: if per_cpu { QueueFlags::BOUND } else { QueueFlags::UNBOUND },
             max_active,
             max_connections: params::max_connections.get(),
+            per_cpu,
         };
         let (uid, gid) = (params::uid.get(), params::gid.get());
         let cred = Credential::unprivileged(uid, gid).inspect_err(|e| {
@@ -78,7 +82,9 @@ impl Module for Khttpd {
             send_ms: params::send_timeout_ms.get(),
             idle_ms: params::timeout_ms.get(),
         };
-        let compressors = if params::compress.get() { compressors(max_active) } else { Vec::new() };
+        // Workers that may compress at once: max_active on each CPU.
+        let workers = if per_cpu { max_active.saturating_mul(kernel::cpu::online_cpus() as i32) } else { max_active };
+        let compressors = if params::compress.get() { compressors(workers) } else { Vec::new() };
         let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
         let http_stats = kernel::allocator::try_arc(stats::HttpStats::try_new()?)?;
         let cache = params::cache.get().then(|| cache::Settings {
@@ -101,14 +107,16 @@ impl Module for Khttpd {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "serving {} on port {} ({}) as uid {} gid {} (backlog {}, {} workers at most, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; sendfile {}, compression {})",
+            "serving {} on port {} ({}) as uid {} gid {} ({} listener(s), backlog {}, {} workers at most{}, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; sendfile {}, compression {})",
             root_str,
             port,
             server.reach(),
             uid,
             gid,
+            server.listeners(),
             backlog,
             max_active,
+            if per_cpu { " per CPU" } else { "" },
             params::max_connections.get(),
             timeouts.head_ms,
             timeouts.send_ms,
@@ -170,7 +178,7 @@ kernel::module! {
         port: u16 { default: 8081, permissions: 0o444, description: "TCP port to listen on (all IPv6 and IPv4 addresses; IPv4 only on a kernel without IPv6)" },
         backlog: i32 { default: 100, permissions: 0o444, description: "Listen backlog" },
         root: str { default: "/var/www/html", permissions: 0o444, description: "Directory to serve (absolute path; must exist at load time)" },
-        max_active: i32 { default: 0, permissions: 0o444, description: "Connections served at the same instant (workqueue max_active, 1-512; 0: 4 per online CPU, at least 8); others wait their turn" },
+        max_active: i32 { default: 0, permissions: 0o444, description: "Connections served at the same instant (workqueue max_active, 1-512, per CPU with per_cpu=1; 0: 4 per online CPU, at least 8); others wait their turn" },
         timeout_ms: u32 { default: 10000, permissions: 0o444, description: "Keep-alive: close a connection that sends no new request for this many milliseconds after a response; 0 = never" },
         header_timeout_ms: u32 { default: 10000, permissions: 0o444, description: "A request head must arrive whole within this many milliseconds of its first byte (of the accept, for a connection's first request), else 408 and close; trickling bytes do not extend it; 0 = never" },
         send_timeout_ms: u32 { default: 30000, permissions: 0o444, description: "Close a connection whose response makes no progress (client not reading) for this many milliseconds; 0 = never" },
@@ -183,6 +191,7 @@ kernel::module! {
         gid: u32 { default: 65534, permissions: 0o444, description: "Group of that user (no supplementary groups); default nogroup" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
         compress: bool { default: true, permissions: 0o444, description: "gzip/deflate for text-like files of 256 bytes to 1 MiB when the client accepts it (kernel crypto API); 0: never" },
+        per_cpu: bool { default: false, permissions: 0o444, description: "1: a listener and accept thread per online CPU (SO_REUSEPORT, SO_INCOMING_CPU) and a bound workqueue (max_active per CPU), so a connection is accepted and served on the CPU its packets arrive on; 0: one accept thread and an unbound workqueue" },
         sendfile: bool { default: true, permissions: 0o444, description: "Splice file bodies of 16 KiB and more from the page cache into the socket without copying (0: copy through a buffer)" },
     },
 }

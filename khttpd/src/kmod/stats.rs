@@ -23,6 +23,8 @@
 //! cache_misses 100
 //! cache_entries 50
 //! cache_bytes 1234             memory the cache is charged
+//! accepted_cpu0 500            per_cpu=1 only: accepted by each CPU's listener
+//! accepted_cpu1 500
 //! ```
 
 use super::cache::{self, Cache};
@@ -114,6 +116,10 @@ impl Show for StatusFile {
         writeln!(out, "cache_hits {}", hits)?;
         writeln!(out, "cache_misses {}", misses)?;
         writeln!(out, "cache_entries {}", entries)?;
-        writeln!(out, "cache_bytes {}", bytes)
+        writeln!(out, "cache_bytes {}", bytes)?;
+        for (cpu, n) in self.server.accepted_per_cpu() {
+            writeln!(out, "accepted_cpu{} {}", cpu, n)?;
+        }
+        Ok(())
     }
 }
