@@ -44,7 +44,7 @@ features_drop-tcp-socket := --features kmod
 features_kprobe-timer :=
 features_kmods-selftest :=
 
-RUST_SRCS := $(shell find kernel bindings macros common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
+RUST_SRCS := $(shell find kernel bindings macros netaddr common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
 .PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace clean distclean info
 all: modules user

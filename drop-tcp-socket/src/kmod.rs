@@ -8,10 +8,9 @@
 //! that match nothing are logged, not errors. A summary line per write says what
 //! happened; per-tuple lines are capped at [`DETAIL_LINES`] per write.
 
-use crate::tuple::{self, Reason, SockAddr, Tuple, TupleError};
+use crate::tuple::{self, Reason, Tuple, TupleError};
 use core::fmt;
 use kernel::kthread::cond_resched;
-use kernel::net::SocketAddr;
 use kernel::pernet::{Namespace, PernetOperations, Registration};
 use kernel::prelude::*;
 use kernel::proc::{NetFile, NetWriteFile};
@@ -49,7 +48,7 @@ fn apply(net: &Namespace, data: &[u8]) -> Result<usize> {
     for t in tuple::tuples(data) {
         // `validate` found no error, so every item is a tuple.
         let Ok(t) = t else { break };
-        let outcome = tcp::drop_connection(net, sockaddr(t.local), sockaddr(t.remote));
+        let outcome = tcp::drop_connection(net, t.local, t.remote);
         report.add(&t, outcome);
         cond_resched();
     }
@@ -71,13 +70,6 @@ fn refuse(net: &Namespace, data: &[u8], e: &TupleError) -> Error {
         e.reason.as_str()
     );
     EINVAL
-}
-
-fn sockaddr(a: SockAddr) -> SocketAddr {
-    match a {
-        SockAddr::V4(ip, port) => SocketAddr::V4(ip, port),
-        SockAddr::V6(ip, port) => SocketAddr::V6(ip, port),
-    }
 }
 
 /// Counts and capped log lines for one write.

@@ -53,42 +53,16 @@ pub const MAX_TOKEN_LEN: usize = 64;
 /// separator and a newline.
 pub const MAX_TUPLE_LINE: usize = 2 * 53 + 2;
 
-/// A socket address. Address bytes are in network order (as written, most
-/// significant first); the port is a plain host-order number.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SockAddr {
-    /// IPv4 address octets and port.
-    V4([u8; 4], u16),
-    /// IPv6 address bytes and port.
-    V6([u8; 16], u16),
-}
-
-impl SockAddr {
-    /// The port, host order.
-    pub const fn port(&self) -> u16 {
-        match *self {
-            SockAddr::V4(_, p) | SockAddr::V6(_, p) => p,
-        }
-    }
-
-    /// True for [`SockAddr::V4`].
-    pub const fn is_ipv4(&self) -> bool {
-        matches!(self, SockAddr::V4(..))
-    }
-
-    /// True when both are IPv4 or both are IPv6.
-    pub const fn same_family(&self, other: &SockAddr) -> bool {
-        self.is_ipv4() == other.is_ipv4()
-    }
-}
+/// The socket address type, shared with the kernel crate and the tools.
+pub use netaddr::SocketAddr;
 
 /// One `LOCAL REMOTE` tuple: the socket's own address and its peer's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Tuple {
     /// The socket's local address and port.
-    pub local: SockAddr,
+    pub local: SocketAddr,
     /// The peer's address and port.
-    pub remote: SockAddr,
+    pub remote: SocketAddr,
 }
 
 /// Why a token (or a write) was refused.
@@ -216,7 +190,7 @@ pub fn validate(buf: &[u8]) -> Result<usize, TupleError> {
 }
 
 /// Parses a single `addr:port` / `[addr]:port` token.
-pub fn parse_sockaddr(tok: &[u8]) -> Result<SockAddr, Reason> {
+pub fn parse_sockaddr(tok: &[u8]) -> Result<SocketAddr, Reason> {
     if tok.len() > MAX_TOKEN_LEN {
         return Err(Reason::TokenTooLong);
     }
@@ -232,7 +206,7 @@ pub fn parse_sockaddr(tok: &[u8]) -> Result<SockAddr, Reason> {
         }
         let ip = parse_ipv6(addr).ok_or(Reason::BadIpv6)?;
         let port = after.strip_prefix(b":").ok_or(Reason::MissingPort)?;
-        Ok(SockAddr::V6(ip, parse_port(port)?))
+        Ok(SocketAddr::V6(ip, parse_port(port)?))
     } else {
         let colon = tok
             .iter()
@@ -248,7 +222,7 @@ pub fn parse_sockaddr(tok: &[u8]) -> Result<SockAddr, Reason> {
             });
         }
         let ip = parse_ipv4(addr).ok_or(Reason::BadIpv4)?;
-        Ok(SockAddr::V4(ip, parse_port(port)?))
+        Ok(SocketAddr::V4(ip, parse_port(port)?))
     }
 }
 
@@ -479,21 +453,6 @@ impl Iterator for Tuples<'_> {
 
 impl core::iter::FusedIterator for Tuples<'_> {}
 
-/// Writes the address in the form the parser reads back: `a.b.c.d:port` or
-/// `[v6]:port` with RFC 5952 compression (IPv4-mapped as `::ffff:a.b.c.d`).
-impl fmt::Display for SockAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SockAddr::V4([a, b, c, d], p) => write!(f, "{a}.{b}.{c}.{d}:{p}"),
-            SockAddr::V6(ip, p) => {
-                f.write_str("[")?;
-                fmt_ipv6(f, ip)?;
-                write!(f, "]:{p}")
-            }
-        }
-    }
-}
-
 /// `LOCAL REMOTE`, one tuple as the module reads it (no newline).
 impl fmt::Display for Tuple {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -501,50 +460,6 @@ impl fmt::Display for Tuple {
     }
 }
 
-fn fmt_ipv6(f: &mut fmt::Formatter<'_>, ip: &[u8; 16]) -> fmt::Result {
-    let mut g = [0u16; 8];
-    for (slot, pair) in g.iter_mut().zip(ip.chunks_exact(2)) {
-        if let [hi, lo] = pair {
-            *slot = u16::from_be_bytes([*hi, *lo]);
-        }
-    }
-    if let ([0, 0, 0, 0, 0, 0xffff, ..], [.., a, b, c, d]) = (g, ip) {
-        return write!(f, "::ffff:{a}.{b}.{c}.{d}");
-    }
-    // Longest run of zero groups (first on ties), compressed if >= 2 long.
-    let (mut best, mut best_len, mut cur, mut cur_len) = (0usize, 0usize, 0usize, 0usize);
-    for (i, &v) in g.iter().enumerate() {
-        if v == 0 {
-            if cur_len == 0 {
-                cur = i;
-            }
-            cur_len = cur_len.saturating_add(1);
-            if cur_len > best_len {
-                best = cur;
-                best_len = cur_len;
-            }
-        } else {
-            cur_len = 0;
-        }
-    }
-    let mut i = 0usize;
-    let mut colon = false;
-    while let Some(v) = g.get(i) {
-        if best_len >= 2 && i == best {
-            f.write_str("::")?;
-            i = i.saturating_add(best_len);
-            colon = false;
-            continue;
-        }
-        if colon {
-            f.write_str(":")?;
-        }
-        write!(f, "{v:x}")?;
-        colon = true;
-        i = i.saturating_add(1);
-    }
-    Ok(())
-}
 
 
 /// Shows untrusted bytes (a refused token) safely in one log line; see [`escaped`].
@@ -585,19 +500,19 @@ mod tests {
     use std::string::{String, ToString};
     use std::vec::Vec;
 
-    fn v4(s: &str, p: u16) -> SockAddr {
-        SockAddr::V4(s.parse::<Ipv4Addr>().unwrap().octets(), p)
+    fn v4(s: &str, p: u16) -> SocketAddr {
+        SocketAddr::V4(s.parse::<Ipv4Addr>().unwrap().octets(), p)
     }
 
-    fn v6(s: &str, p: u16) -> SockAddr {
-        SockAddr::V6(s.parse::<Ipv6Addr>().unwrap().octets(), p)
+    fn v6(s: &str, p: u16) -> SocketAddr {
+        SocketAddr::V6(s.parse::<Ipv6Addr>().unwrap().octets(), p)
     }
 
     fn all(buf: &[u8]) -> Result<Vec<Tuple>, TupleError> {
         tuples(buf).collect()
     }
 
-    fn one(tok: &str) -> Result<SockAddr, Reason> {
+    fn one(tok: &str) -> Result<SocketAddr, Reason> {
         parse_sockaddr(tok.as_bytes())
     }
 
@@ -826,8 +741,8 @@ mod tests {
 
     #[test]
     fn longest_line_fits_constant() {
-        let a = SockAddr::V6([0xff; 16], 65535);
-        let b = SockAddr::V6([0xfe; 16], 65535);
+        let a = SocketAddr::V6([0xff; 16], 65535);
+        let b = SocketAddr::V6([0xfe; 16], 65535);
         let line = Tuple { local: a, remote: b }.to_string();
         assert!(line.len() < MAX_TUPLE_LINE);
         let tok = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:65535";
@@ -903,12 +818,12 @@ mod tests {
         ip
     }
 
-    fn random_addr(rng: &mut Rng, want_v4: bool) -> SockAddr {
+    fn random_addr(rng: &mut Rng, want_v4: bool) -> SocketAddr {
         let port = 1 + rng.below(65535) as u16;
         if want_v4 {
-            SockAddr::V4((rng.next() as u32).to_be_bytes(), port)
+            SocketAddr::V4((rng.next() as u32).to_be_bytes(), port)
         } else {
-            SockAddr::V6(random_v6(rng), port)
+            SocketAddr::V6(random_v6(rng), port)
         }
     }
 
@@ -1043,7 +958,7 @@ mod tests {
             let ip = random_v6(&mut rng);
             let std_text = Ipv6Addr::from(ip).to_string();
             assert_eq!(parse_ipv6(std_text.as_bytes()), Some(ip), "{std_text}");
-            let ours = SockAddr::V6(ip, 1).to_string();
+            let ours = SocketAddr::V6(ip, 1).to_string();
             // Same text as std, which also follows RFC 5952.
             assert_eq!(ours, format!("[{std_text}]:1"));
         }

@@ -10,39 +10,13 @@ use core::marker::PhantomData;
 use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-/// An IPv4 or IPv6 socket address (port in host byte order).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SocketAddr {
-    /// IPv4 address octets and port.
-    V4([u8; 4], u16),
-    /// IPv6 address octets and port.
-    V6([u8; 16], u16),
-}
+pub use netaddr::SocketAddr;
 
-impl SocketAddr {
-    /// `0.0.0.0:port`: every IPv4 address.
-    pub const fn any_v4(port: u16) -> Self {
-        SocketAddr::V4([0; 4], port)
-    }
-
-    /// `[::]:port`: every IPv6 address, and (a listener made by [`TcpListener::try_new`]
-    /// is dual-stack) every IPv4 address too, as IPv4-mapped IPv6.
-    pub const fn any_v6(port: u16) -> Self {
-        SocketAddr::V6([0; 16], port)
-    }
-
-    /// The port.
-    pub const fn port(&self) -> u16 {
-        match self {
-            SocketAddr::V4(_, p) | SocketAddr::V6(_, p) => *p,
-        }
-    }
-
-    fn family(&self) -> i32 {
-        match self {
-            SocketAddr::V4(..) => bindings::KMODS_AF_INET,
-            SocketAddr::V6(..) => bindings::KMODS_AF_INET6,
-        }
+/// The C address family of `addr`.
+fn family(addr: &SocketAddr) -> i32 {
+    match addr {
+        SocketAddr::V4(..) => bindings::KMODS_AF_INET,
+        SocketAddr::V6(..) => bindings::KMODS_AF_INET6,
     }
 }
 
@@ -149,7 +123,7 @@ impl TcpListener {
         to_result(unsafe {
             bindings::sock_create_kern(
                 bindings::rust_helper_init_net(),
-                addr.family(),
+                family(&addr),
                 bindings::SOCK_STREAM as i32,
                 bindings::KMODS_IPPROTO_TCP,
                 &mut sock,

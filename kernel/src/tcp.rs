@@ -79,14 +79,6 @@ pub fn drop_connection(net: &Namespace, local: SocketAddr, remote: SocketAddr) -
     }
 }
 
-/// `::ffff:a.b.c.d` -> `a.b.c.d`.
-fn unmap(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a, b, c, d], port) => SocketAddr::V4([a, b, c, d], port),
-        other => other,
-    }
-}
-
 fn in6(ip: [u8; 16]) -> bindings::in6_addr {
     let mut a = bindings::in6_addr::default();
     a.in6_u.u6_addr8 = ip;
@@ -112,7 +104,7 @@ impl Drop for SockRef {
 }
 
 fn lookup_established(net: &Namespace, local: SocketAddr, remote: SocketAddr) -> Option<SockRef> {
-    let (local, remote) = match (unmap(local), unmap(remote)) {
+    let (local, remote) = match (local.unmapped(), remote.unmapped()) {
         (l @ SocketAddr::V4(..), r @ SocketAddr::V4(..)) => (l, r),
         // Half-mapped pairs stay IPv6 (they match nothing).
         _ => (local, remote),

@@ -4,7 +4,7 @@
 #[path = "../src/bin/droptw/batch.rs"]
 mod batch;
 
-use drop_tcp_socket::tuple::{tuples, validate, SockAddr, Tuple, MAX_TUPLE_LINE, MAX_WRITE};
+use drop_tcp_socket::tuple::{tuples, validate, SocketAddr, Tuple, MAX_TUPLE_LINE, MAX_WRITE};
 
 /// Mix of short IPv4 and longest-form IPv6 tuples, all distinct.
 fn sample(n: usize) -> Vec<Tuple> {
@@ -14,15 +14,15 @@ fn sample(n: usize) -> Vec<Tuple> {
             if i % 3 == 0 {
                 let a = (i as u32).to_be_bytes();
                 Tuple {
-                    local: SockAddr::V4([10, a[1], a[2], a[3]], port),
-                    remote: SockAddr::V4([127, 0, 0, 1], 8081),
+                    local: SocketAddr::V4([10, a[1], a[2], a[3]], port),
+                    remote: SocketAddr::V4([127, 0, 0, 1], 8081),
                 }
             } else {
                 let mut ip = [0xfe; 16];
                 ip[12..].copy_from_slice(&(i as u32).to_be_bytes());
                 Tuple {
-                    local: SockAddr::V6(ip, port),
-                    remote: SockAddr::V6([0xff; 16], 65535),
+                    local: SocketAddr::V6(ip, port),
+                    remote: SocketAddr::V6([0xff; 16], 65535),
                 }
             }
         })
@@ -86,8 +86,8 @@ fn nothing_to_write() {
 #[test]
 fn line_format() {
     let ts = [Tuple {
-        local: SockAddr::V4([127, 0, 0, 1], 41234),
-        remote: SockAddr::V4([127, 0, 0, 1], 8081),
+        local: SocketAddr::V4([127, 0, 0, 1], 41234),
+        remote: SocketAddr::V4([127, 0, 0, 1], 8081),
     }];
     assert_eq!(batch::batches(&ts, MAX_WRITE), [b"127.0.0.1:41234 127.0.0.1:8081\n".to_vec()]);
 }

@@ -1,7 +1,8 @@
 //! TCP socket listing through NETLINK_SOCK_DIAG (inet_diag), with the kernel
 //! structs laid out by hand (`linux/netlink.h`, `linux/inet_diag.h`).
 
-use drop_tcp_socket::tuple::{SockAddr, Tuple};
+use drop_tcp_socket::tuple::Tuple;
+use netaddr::SocketAddr;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -320,11 +321,11 @@ fn to_sock(m: &InetDiagMsg) -> Option<Sock> {
         libc::AF_INET => {
             let v4 = |a: &[u8; 16]| [a[0], a[1], a[2], a[3]];
             (
-                SockAddr::V4(v4(&m.id.src), sport),
-                SockAddr::V4(v4(&m.id.dst), dport),
+                SocketAddr::V4(v4(&m.id.src), sport),
+                SocketAddr::V4(v4(&m.id.dst), dport),
             )
         }
-        libc::AF_INET6 => (SockAddr::V6(m.id.src, sport), SockAddr::V6(m.id.dst, dport)),
+        libc::AF_INET6 => (SocketAddr::V6(m.id.src, sport), SocketAddr::V6(m.id.dst, dport)),
         _ => return None,
     };
     Some(Sock {

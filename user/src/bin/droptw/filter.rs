@@ -2,8 +2,8 @@
 
 use crate::diag::{self, Sock};
 use clap::ValueEnum;
-use drop_tcp_socket::tuple::SockAddr;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use netaddr::SocketAddr;
+use std::net::IpAddr;
 use std::str::FromStr;
 
 /// TCP states selectable with `--state`. Listening and closed sockets have
@@ -118,11 +118,8 @@ impl AddrFilter {
     }
 }
 
-pub fn ip_of(a: &SockAddr) -> IpAddr {
-    match *a {
-        SockAddr::V4(ip, _) => IpAddr::V4(Ipv4Addr::from(ip)),
-        SockAddr::V6(ip, _) => IpAddr::V6(Ipv6Addr::from(ip)),
-    }
+pub fn ip_of(a: &SocketAddr) -> IpAddr {
+    std::net::SocketAddr::from(*a).ip()
 }
 
 /// The user's selection on top of the state mask given to the kernel.

@@ -23,7 +23,7 @@
 mod procnet;
 
 use clap::{Parser, Subcommand};
-use drop_tcp_socket::tuple::{SockAddr, Tuple};
+use drop_tcp_socket::tuple::Tuple;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -156,7 +156,7 @@ fn make(m: &Make) -> Result<(), String> {
     let _ = user::net::raise_nofile_limit();
     let listener = TcpListener::bind(m.addr).map_err(|e| format!("bind {}: {}", m.addr, errno(&e)))?;
     let laddr = listener.local_addr().map_err(|e| format!("getsockname: {e}"))?;
-    println!("listen {}", sockaddr(laddr));
+    println!("listen {}", netaddr::SocketAddr::from(laddr));
 
     let mut want: Vec<(Tuple, u8)> = Vec::new();
     // A socket the kernel closed without TIME_WAIT (seen rarely on a busy guest) is
@@ -341,14 +341,7 @@ fn wait_file(path: &Path, timeout: Duration) -> Result<(), String> {
 fn tuple(s: &TcpStream) -> Result<Tuple, String> {
     let l = s.local_addr().map_err(|e| e.to_string())?;
     let r = s.peer_addr().map_err(|e| e.to_string())?;
-    Ok(Tuple { local: sockaddr(l), remote: sockaddr(r) })
-}
-
-fn sockaddr(a: SocketAddr) -> SockAddr {
-    match a {
-        SocketAddr::V4(a) => SockAddr::V4(a.ip().octets(), a.port()),
-        SocketAddr::V6(a) => SockAddr::V6(a.ip().octets(), a.port()),
-    }
+    Ok(Tuple { local: l.into(), remote: r.into() })
 }
 
 enum Body {

@@ -5,16 +5,17 @@
 //! hex, the state as two hex digits (`06` TIME_WAIT, for TIME_WAIT sockets their
 //! sub-state).
 
-use drop_tcp_socket::tuple::{SockAddr, Tuple};
+use drop_tcp_socket::tuple::Tuple;
+use netaddr::SocketAddr;
 use std::collections::HashMap;
 use std::fs;
 use std::io;
 
 /// `/proc/net/tcp` form of an address: `0100007F:1F90`.
-pub fn hex_addr(a: &SockAddr) -> String {
+pub fn hex_addr(a: &SocketAddr) -> String {
     match a {
-        SockAddr::V4(ip, port) => format!("{:08X}:{:04X}", u32::from_ne_bytes(*ip), port),
-        SockAddr::V6(ip, port) => {
+        SocketAddr::V4(ip, port) => format!("{:08X}:{:04X}", u32::from_ne_bytes(*ip), port),
+        SocketAddr::V6(ip, port) => {
             let mut s = String::with_capacity(37);
             for w in ip.chunks_exact(4) {
                 s.push_str(&format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]])));
