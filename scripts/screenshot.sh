@@ -2,7 +2,9 @@
 # make screenshot: boot the demo guest (as `make run`: kecho, khttpd root=/www serving
 # demo/www) in the background, and take headless Chromium screenshots through the
 # forwarded port of a directory listing, a nested listing, an HTML page with images and
-# CSS, and a PNG served on its own; then check the screenshots and the bytes served.
+# CSS, a PNG served on its own and a page that seeks in a video; then check the
+# screenshots and the bytes served, and that Chromium seeked in the video (the page's
+# own report in the DOM) through HTTP Range requests answered 206 (Chromium's net log).
 # Ends with one line "N passed, N failed"; exit status 0 only if nothing failed.
 #
 #   scripts/screenshot.sh [--update-docs] [KDIR]
@@ -11,7 +13,8 @@
 #
 # Environment:
 #   SHOT_PORT=18081        host port forwarded to the guest's 8081 (must be free)
-#   SHOT_DIR=target/screenshot   output: *.png, chromium-*.log, vm.log, results/
+#   SHOT_DIR=target/screenshot   output: *.png, chromium-*.log, video-dom.html,
+#                          video-netlog.json, vm.log, results/
 #   SHOT_SIZE=1000,700     browser window (= screenshot) size
 #   SHOT_BOOT_WAIT=180     seconds to wait for khttpd to answer after starting QEMU
 #   SHOT_GUEST_SECS=300    the guest powers itself off after this many seconds
@@ -19,7 +22,8 @@
 #   CHROMIUM=/usr/bin/chromium
 #
 # Needs Debian's chromium (installed by nobody but you: apt-get install chromium),
-# curl and python3; everything else as for `make run`. Nothing is loaded into the
+# curl and python3; everything else as for `make run`. Not ffmpeg: the video
+# (demo/www/media/testsrc.webm) is committed; media/README.txt says how it was made. Nothing is loaded into the
 # host's kernel. The guest is stopped at the end, also on failure or Ctrl-C.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -72,7 +76,7 @@ step() { echo; echo "=== $*  [$(date +%T)]"; }
 t0=$(date +%s)
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.png "$OUT"/chromium-*.log "$OUT"/vm.log "$OUT"/body.*
+rm -f "$OUT"/*.png "$OUT"/chromium-*.log "$OUT"/vm.log "$OUT"/body.* "$OUT"/video-*
 step "initramfs (as make run)"
 . scripts/vm/demo-image.sh
 if ! demo_image "$KDIR" "$OUT/initramfs.cpio.gz"; then
@@ -185,7 +189,8 @@ check_get() {   # NAME PATH CONTENT-TYPE-PREFIX
 check_get listing / text/html
 expect listing '<title>Index of /</title>' '<a href="docs/">docs/</a>' '<a href="images/">images/</a>' \
     '<a href="hello.txt">hello.txt</a>' '<a href="style.css">style.css</a>' \
-    '<a href="app.js">app.js</a>' '<a href="data.json">data.json</a>' '</html>'
+    '<a href="app.js">app.js</a>' '<a href="data.json">data.json</a>' \
+    '<a href="media/">media/</a>' '<a href="video.html">video.html</a>' '</html>'
 check_get nested /docs/deeper/ text/html
 expect nested '<title>Index of /docs/deeper/</title>' '<a href="../">../</a>' \
     '<a href="notes.txt">notes.txt</a>' \
@@ -200,33 +205,154 @@ if cmp -s "$OUT/body.logo" demo/www/images/logo.png; then
 else
     fail "/images/logo.png differs from demo/www/images/logo.png ($(stat -c %s "$OUT/body.logo" 2>/dev/null) vs $(stat -c %s demo/www/images/logo.png) bytes)"
 fi
+VIDEO=/media/testsrc.webm
+VIDEO_SIZE=$(stat -c %s "demo/www$VIDEO")
+check_get video "$VIDEO" video/webm
+if cmp -s "$OUT/body.video" "demo/www$VIDEO"; then
+    pass "$VIDEO is byte-identical to demo/www$VIDEO ($VIDEO_SIZE bytes)"
+else
+    fail "$VIDEO differs from demo/www$VIDEO ($(stat -c %s "$OUT/body.video" 2>/dev/null) vs $VIDEO_SIZE bytes)"
+fi
 
 step "screenshots (headless $("$CHROMIUM" --version 2>/dev/null), ${W}x$H)"
+# One temporary directory for every Chromium profile of this run (cleanup kills what
+# names it and removes it): shots/ for the screenshots, video/ for the seek check.
 udd=$(mktemp -d "${TMPDIR:-/tmp}/screenshot-chromium.XXXXXX")
-shoot() {   # NAME PATH
-    local s=$(date +%s) rc
+chrome() {   # PROFILE ARGS...: headless Chromium with a profile under $udd, bounded
+    local profile=$1; shift
     timeout -k 5 "$CHROME_TIMEOUT" "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
         --no-first-run --no-default-browser-check --disable-background-networking \
         --disable-component-update --disable-sync --no-proxy-server --hide-scrollbars \
-        --force-device-scale-factor=1 --user-data-dir="$udd" --window-size="$SIZE" \
-        --screenshot="$OUT/$1.png" "$BASE$2" </dev/null >"$OUT/chromium-$1.log" 2>&1
+        --force-device-scale-factor=1 --user-data-dir="$udd/$profile" --window-size="$SIZE" \
+        "$@" </dev/null
+}
+# video.html gives itself 30 s (of the page's time) to seek, then reports a failure;
+# with a longer virtual-time budget Chromium dumps or shoots the page only once it has
+# its final answer. Virtual time stands still while a request is in flight and runs
+# fast when the page is idle, so this takes about a second of real time.
+VIDEO_BUDGET=40000
+shoot() {   # NAME PATH [CHROMIUM-ARGS...]
+    local name=$1 path=$2 s=$(date +%s) rc
+    shift 2
+    chrome shots "$@" --screenshot="$OUT/$name.png" "$BASE$path" >"$OUT/chromium-$name.log" 2>&1
     rc=$?
-    if [ $rc = 0 ] && [ -s "$OUT/$1.png" ]; then
-        pass "screenshot $2 -> $1.png ($(( $(date +%s) - s )) s)"
+    if [ $rc = 0 ] && [ -s "$OUT/$name.png" ]; then
+        pass "screenshot $path -> $name.png ($(( $(date +%s) - s )) s)"
     else
-        fail "screenshot $2: chromium status $rc (see $OUT/chromium-$1.log)"
+        fail "screenshot $path: chromium status $rc (see $OUT/chromium-$name.log)"
     fi
 }
 shoot listing /
 shoot nested-listing /docs/deeper/
 shoot page /docs/
 shoot logo /images/logo.png
+shoot video /video.html --virtual-time-budget=$VIDEO_BUDGET
+
+step "seeking in a video (video.html: the DOM and Chromium's net log)"
+# A fresh profile (no cached copy of the video), its DOM after the page seeked to 5 s
+# in media/testsrc.webm, and every HTTP exchange in Chromium's net log. The page alone
+# does not prove that ranges were used: Chromium also seeks in a resource answered 200
+# with "Accept-Ranges: bytes". The net log shows what was sent and answered.
+s=$(date +%s)
+chrome video --virtual-time-budget=$VIDEO_BUDGET --log-net-log="$OUT/video-netlog.json" \
+    --dump-dom "$BASE/video.html" >"$OUT/video-dom.html" 2>"$OUT/chromium-video-dom.log"
+rc=$?
+if [ $rc = 0 ] && grep -qF '</html>' "$OUT/video-dom.html"; then
+    pass "DOM of /video.html after the seek -> video-dom.html ($(( $(date +%s) - s )) s)"
+else
+    fail "DOM of /video.html: chromium status $rc (see $OUT/chromium-video-dom.log)"
+fi
+result=$(sed -n 's:.*<p id="result">\([^<]*\)</p>.*:\1:p' "$OUT/video-dom.html" | head -n 1)
+# The file is 8.0 s long and has a keyframe at 5 s; readyState >= 2: the frame there
+# was decoded (the page reports "seeked" with anything else as a failure).
+if [[ $result =~ ^seeked\ to\ 5\.0,\ readyState\ [234],\ duration\ 8\.0$ ]]; then
+    pass "video.html reports: $result"
+else
+    fail "video.html reports: ${result:-(no #result in the DOM)}"
+fi
+# Pairs each request the net log shows for the video with its response, prints them,
+# and checks: the video was asked for, some request for it carried "Range: bytes=" and
+# was answered 206 with a Content-Range over the whole file's size, and every answer
+# for it was a 206 (a 200 would mean the range was ignored).
+net_out=$(python3 - "$OUT/video-netlog.json" "$VIDEO" "$VIDEO_SIZE" 2>&1 <<'EOF'
+import json, re, sys
+path, target, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+passed = failed = 0
+def check(ok, what):
+    global passed, failed
+    print(('PASS: ' if ok else 'FAIL: ') + what)
+    if ok: passed += 1
+    else: failed += 1
+
+def run():
+    try:
+        log = json.load(open(path))
+        kinds = log['constants']['logEventTypes']
+        events = log['events']
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        check(False, 'net log %s: %s' % (path, e))
+        return
+    send = kinds.get('HTTP_TRANSACTION_SEND_REQUEST_HEADERS')
+    recv = kinds.get('HTTP_TRANSACTION_READ_RESPONSE_HEADERS')
+    if send is None or recv is None:
+        check(False, 'net log has no HTTP_TRANSACTION_{SEND_REQUEST,READ_RESPONSE}_HEADERS events')
+        return
+    # Within one source (a URL request) a transaction's request headers come before
+    # its response headers; a request cancelled before its answer stays unpaired.
+    asked, pairs = {}, []
+    for e in events:
+        src = e.get('source', {}).get('id')
+        p = e.get('params') or {}
+        if e.get('type') == send:
+            line = p.get('line', '').split()
+            if len(line) >= 2 and line[1] == target:
+                asked[src] = (' '.join(line[:2]), p.get('headers', []))
+        elif e.get('type') == recv and src in asked:
+            pairs.append(asked.pop(src) + (p.get('headers', []),))
+    def header(headers, name):
+        for h in headers:
+            k, _, v = h.partition(':')
+            if k.strip().lower() == name:
+                return v.strip()
+        return None
+    good = 0
+    for line, req, resp in pairs:
+        status = resp[0] if resp else '(no status line)'
+        rng, crange = header(req, 'range'), header(resp, 'content-range')
+        print('  %s, Range: %s -> %s, Content-Range: %s, Accept-Ranges: %s'
+              % (line, rng, status, crange, header(resp, 'accept-ranges')))
+        m = re.match(r'bytes (\d+)-(\d+)/(\d+)$', crange or '')
+        if (rng or '').startswith('bytes=') and re.match(r'HTTP/1\.[01] 206 ', status) \
+                and m and int(m.group(3)) == size and int(m.group(1)) <= int(m.group(2)) < size:
+            good += 1
+    for src, (line, req) in asked.items():
+        print('  %s, Range: %s -> (no response in the log)' % (line, header(req, 'range')))
+    check(len(pairs) > 0, 'the net log shows %d answered request(s) for %s' % (len(pairs), target))
+    check(good > 0, '%d request(s) for %s carried "Range: bytes=" and got 206 with Content-Range .../%d'
+          % (good, target, size))
+    other = [r[0] if r else '(none)' for _, _, r in pairs if not (r and re.match(r'HTTP/1\.[01] 206 ', r[0]))]
+    check(pairs and not other, 'every answer for %s was a 206%s'
+          % (target, ' (also: %s)' % ', '.join(other) if other else ''))
+
+run()
+print('netlog-checks %d %d' % (passed, failed))
+EOF
+)
+printf '%s\n' "$net_out" | grep -v '^netlog-checks '
+if read -r _ p f < <(printf '%s\n' "$net_out" | grep '^netlog-checks '); then
+    passed=$((passed + p)); failed=$((failed + f))
+else
+    fail "net log checker did not finish"
+fi
 
 step "screenshot contents"
 # Decodes the PNGs (stdlib only) and checks: size, not blank (many colours, not one
 # flat colour), and for the image and the page that demo/www/images/logo.png appears
 # pixel for pixel at 1:1, and on the page that the CSS heading colour (#b7410e) is
-# used above the images and the SVG ring beside the logo is drawn in it.
+# used above the images and the SVG ring beside the logo is drawn in it; on the video
+# page that a frame of the test pattern is drawn (its yellow bar, 60x240 or more
+# pixels of the 480x360 picture, in nothing else there).
 png_out=$(python3 - "$W" "$H" demo/www/images/logo.png "$OUT" 2>&1 <<'EOF'
 import struct, sys, zlib
 W, H, logo_path, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -324,7 +450,7 @@ def check(ok, what):
 
 _, lh, logo = decode(logo_path)
 RUST = bytes.fromhex('b7410e')
-for name in ('listing', 'nested-listing', 'page', 'logo'):
+for name in ('listing', 'nested-listing', 'page', 'logo', 'video'):
     path = '%s/%s.png' % (out, name)
     try:
         w, h, rows = decode(path)
@@ -354,6 +480,10 @@ for name in ('listing', 'nested-listing', 'page', 'logo'):
             beside = count(rows, RUST, x0=x + 128, y0=y, y1=y + lh)
             check(above >= 100, 'page.png: %d heading pixels in #b7410e above the images (style.css applied)' % above)
             check(beside >= 1000, 'page.png: %d pixels of the #b7410e SVG ring beside the logo (ring.svg drawn)' % beside)
+    if name == 'video':
+        yellow = sum(1 for r in rows for i in range(0, len(r), 3)
+                     if r[i] >= 200 and r[i + 1] >= 200 and r[i + 2] <= 60)
+        check(yellow >= 60 * 240, 'video.png: %d yellow pixels (a frame of testsrc.webm is drawn)' % yellow)
 print('png-checks %d %d' % (passed, failed))
 EOF
 )
@@ -380,7 +510,7 @@ fi
 
 if [ $update_docs = 1 ] && [ $failed = 0 ]; then
     mkdir -p docs/screenshots
-    cp "$OUT"/{listing,nested-listing,page,logo}.png docs/screenshots/
+    cp "$OUT"/{listing,nested-listing,page,logo,video}.png docs/screenshots/
     echo "copied the screenshots to docs/screenshots/"
 fi
 echo
