@@ -475,8 +475,10 @@ def accel_note(r, what, read_what="the ratios between servers"):
 
 def missing(rep, r, run_missing):
     if r.status is not None:
-        why = f"`{r.make}` ran (exit status {r.status}) but left no result in `{rel(r.given)}`."
-    elif r.key in RUN_WHEN_MISSING and not run_missing:
+        rep.add(f"**No result.** `{r.make}` ran for this report (exit status {r.status}) but left nothing "
+                f"in `{rel(r.given)}`: its output says why.", "")
+        return
+    if r.key in RUN_WHEN_MISSING and not run_missing:
         why = f"No result in `{rel(r.given)}`, and make report was told not to run what is missing (`REPORT_RUN_MISSING=0` or `--no-run`)."
     else:
         why = f"No result in `{rel(r.given)}`."

@@ -72,21 +72,16 @@ have() {
 }
 
 ran=()
-missing=()
 for key in check echo http trace; do
     have "$key" && continue
     target=$([ "$key" = check ] && echo check || { [ "$key" = trace ] && echo trace || echo "bench-$key"; })
-    if [ "$run_missing" = 0 ] || [ "${own[$key]}" = 0 ]; then
-        missing+=("make $target")
-        continue
-    fi
+    [ "$run_missing" = 1 ] && [ "${own[$key]}" = 1 ] || continue
     echo "report: no $target results in ${dir[$key]#"$ROOT"/}: running make $target first (REPORT_RUN_MISSING=0 or --no-run to skip)" >&2
     ${MAKE:-make} -C "$ROOT" "$target" ${REPORT_KDIR:+KDIR="$REPORT_KDIR"}
     status=$?
     echo "report: make $target ended with status $status" >&2
     ran+=(--ran "$key=$status")
 done
-[ ${#missing[@]} -eq 0 ] || echo "report: not run (missing from the report): ${missing[*]}" >&2
 
 args=()
 for key in check check-debug http echo conns trace; do
