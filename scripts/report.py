@@ -181,12 +181,14 @@ def load_check(key, path):
     """make check's output folder: counts per part, failures by name."""
     r = Result(key, path)
     d = r.dir
-    if not d or not (os.path.isfile(os.path.join(d, "summary.txt")) or os.path.isfile(os.path.join(d, "cargo-test.log"))):
+    if not d or not (os.path.isfile(os.path.join(d, "summary.txt")) or os.path.isfile(os.path.join(d, "cargo-test.log"))
+                     or any(os.path.isfile(os.path.join(d, e, "guest", "guest-results.txt"))
+                            for e in (os.listdir(d) if os.path.isdir(d) else []))):
         return r
     r.present = True
     summary = read(os.path.join(d, "summary.txt"))
     r.summary = summary
-    r.kernels = []  # (release, counts or None, suites [(name, p, f)], failures, notes)
+    r.kernels = []  # (release, (passed, failed), doc tests (p, f) or None, suites [(name, p, f)], guest exit code)
     r.failures = []
     r.notes = []
     r.host_counts = None
@@ -198,7 +200,7 @@ def load_check(key, path):
             p += int(m.group(1))
             f += int(m.group(2))
         r.host_counts = (p, f)
-        r.failures += ["host: " + m.group(1) for m in re.finditer(r"^test (\S+) \.\.\. FAILED", log, re.M)]
+        r.failures += ["host: " + m.group(1) for m in re.finditer(r"^test (.+?) \.\.\. FAILED$", log, re.M)]
         if "test result:" not in log:
             r.notes.append("cargo test did not run to the end (see cargo-test.log)")
     results = read(os.path.join(d, "results.txt")) or ""
@@ -259,6 +261,13 @@ def load_check(key, path):
             r.notes.append(f"{release}: the guest's test run exited with status {exit_code}")
         if os.path.isdir(os.path.join(kd, "guest")) and not guest:
             r.notes.append(f"{release}: the guest left no guest-results.txt (it crashed or timed out; see {rel(kd)}/guest/console.log)")
+        if guest:
+            # SUITES="..." make check runs a part: say which suites of the default set are not here.
+            m = re.search(r'^SUITES=\$\{SUITES:-(.*)\}$', read(os.path.join(ROOT, "scripts", "check.sh")) or "", re.M)
+            absent = [x for x in (m.group(1).split() if m else []) if x not in {n for n, _, _ in suites}]
+            if absent:
+                r.notes.append(f"{release}: guest suites not run (SUITES chose others, or the guest stopped "
+                               f"before them): {', '.join(absent)}")
         r.kernels.append((release, counts, doctest, suites, exit_code))
         if r.cpus is None:
             guest_of(r, read(os.path.join(kd, "guest", "dmesg.txt")))
@@ -394,7 +403,6 @@ th { background: #f0f0f0; } td.r, th.r { text-align: right; font-variant-numeric
 tbody tr:nth-child(even) { background: #fafafa; }
 img { max-width: 100%; height: auto; border: 1px solid #e4e4e4; }
 p.fig { margin: 1em 0 .2em; }
-p.caption, .caption { color: #333; }
 blockquote.note { margin: 1em 0; padding: .5em 1em; background: #fff4e5; border-left: 5px solid #e8890c; }
 blockquote.note p { margin: .3em 0; }
 details { margin: 1em 0; border: 1px solid #ddd; border-radius: 4px; padding: .5em 1em; }
@@ -417,7 +425,7 @@ class Report:
     def __init__(self, out):
         self.out = out
         self.md = []        # report.md
-        self.html_md = []   # markdown that becomes report.html, with HTML-only parts as
+        self.html_md = []   # what becomes report.html: Markdown lines, and ("raw", html) parts
         self.images = {}    # md name -> file to inline in the HTML
         self.files = []     # what was written into out (removed by the next run)
 
@@ -468,8 +476,8 @@ def accel_note(r, what, read_what="the ratios between servers"):
                 f"absolute figures say more about the emulator and this host than about the servers; "
                 f"read {read_what}.", ""]
     if r.accel == "kvm":
-        return ["", f"Measured under KVM (hardware virtualisation): the guest's vCPUs run on this host's CPUs, "
-                "so absolute figures are meaningful for this machine, with the client sharing the guest's vCPUs.", ""]
+        return ["", "Measured under KVM: the guest ran on this host's CPUs (hardware virtualisation), so the "
+                "absolute figures describe this machine, with client and servers sharing the guest's vCPUs.", ""]
     return ["", "The accelerator of this run was not recorded: treat the absolute figures with care.", ""]
 
 
@@ -485,7 +493,7 @@ def missing(rep, r, run_missing):
     rep.add(f"**Not measured yet.** {why} `{r.make}` ({r.duration} under TCG) produces it; then `make report` again.", "")
 
 
-def section_env(rep, results, args):
+def section_env(rep, results):
     rep.add("## Environment", "",
             "Where these numbers come from: the machine this report was made on, and for each result "
             "the guest it was measured in and the accelerator QEMU used (the host column is the one "
@@ -724,7 +732,7 @@ def main():
             glance.append(f"- {link}: {r.date}, {r.accel}, {r.kernel or '-'}")
     rep.add("Contents:", "", f"- [Environment](#environment)", *glance, "")
 
-    section_env(rep, shown, a)
+    section_env(rep, shown)
     for r in shown:
         {"check": section_check, "check-debug": section_check, "http": section_http, "echo": section_echo,
          "conns": section_conns, "trace": section_trace}[r.key](rep, r, a.run_missing)
