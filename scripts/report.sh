@@ -34,8 +34,11 @@
 #   REPORT_KDIR              KDIR for the make targets it runs (make report KDIR=... sets
 #                            it; without it make check tests every installed kernel)
 set -uo pipefail
+here=$PWD
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# Paths given relative are relative to where the command was typed.
+abs() { case $1 in /*) echo "$1" ;; *) echo "$here/$1" ;; esac; }
 
 run_missing=${REPORT_RUN_MISSING:-1}
 out=${REPORT_OUT:-$ROOT/target/report}
@@ -47,13 +50,14 @@ while [ $# -gt 0 ]; do
         *) echo "report: unknown argument '$1' (--no-run, --out DIR)" >&2; exit 2 ;;
     esac
 done
+out=$(abs "$out")
 case $run_missing in 0|1) ;; *) echo "report: REPORT_RUN_MISSING is 0 or 1 (got '$run_missing')" >&2; exit 2 ;; esac
 
 # key, folder, the file that makes it a result, the make target, and whether the folder
 # is the default one (only then does running the target fill it)
 declare -A dir own
 set_dir() { # key env-var default
-    if [ -n "${!2:-}" ]; then dir[$1]=${!2}; own[$1]=0; else dir[$1]=$3; own[$1]=1; fi
+    if [ -n "${!2:-}" ]; then dir[$1]=$(abs "${!2}"); own[$1]=0; else dir[$1]=$3; own[$1]=1; fi
 }
 set_dir check REPORT_CHECK_DIR "$ROOT/target/check"
 set_dir check-debug REPORT_CHECK_DEBUG_DIR "$ROOT/target/check-debug"
