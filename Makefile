@@ -13,6 +13,9 @@
 #   make bench-echo      kecho vs user-echo-server in one QEMU guest -> bench/results/echo/
 #   make bench-conns     C100K: 100,000 held connections per server, one QEMU guest -> bench/results/conns/
 #   make trace           where khttpd spends its time (ftrace, perf) -> bench/results/trace/
+#   make report          the latest results of the above in one report -> target/report/
+#                        (report.md with its charts, report.html); runs what is missing
+#                        (check, bench-echo, bench-http, trace) unless REPORT_RUN_MISSING=0
 #
 # KDIR defaults to the running kernel's build tree when it exists, else the newest
 # Debian linux-headers tree under /usr/src.
@@ -46,7 +49,7 @@ features_kmods-selftest :=
 
 RUST_SRCS := $(shell find kernel bindings macros netaddr common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace clean distclean info
+.PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace report clean distclean info
 all: modules user
 
 info:
@@ -118,6 +121,12 @@ bench-conns: all
 
 trace: all
 	scripts/trace.sh $(KDIR)
+
+# One report of this machine's latest results (scripts/report.sh: options in the
+# environment, REPORT_*). What it runs for missing results goes through this Makefile,
+# with KDIR only when it is given here.
+report:
+	MAKE="$(MAKE)" REPORT_KDIR="$(if $(filter command line environment,$(origin KDIR)),$(KDIR))" scripts/report.sh
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(ROOT) KMODS_BUILD=$(BUILD) KMODS_MODULES="$(MODULES)" clean

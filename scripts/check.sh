@@ -2,6 +2,9 @@
 # make check: host unit tests once, then for each kernel: build, module metadata checks,
 # the kernel crate's compile-fail doc tests and the guest test suites in a QEMU VM
 # booting that kernel. Ends with one line "N passed, N failed" totalling all of them.
+# Besides the logs, $OUT (target/check) keeps results.txt (every PASS/FAIL line counted
+# here; the guest suites' own lines are in <release>/guest/guest-results.txt) and
+# summary.txt (the counts for the host and per kernel, and the total), which make report reads.
 #
 #   scripts/check.sh [KDIR...]   default: every kernel build tree found
 #                                (scripts/kbuild/find-kdir.sh --all), e.g. Debian 6.1 and 6.12
@@ -29,8 +32,9 @@ OUT=${CHECK_OUT:-$ROOT/target/check$([ $DEBUG = 1 ] && echo -debug)}
 rm -rf "$OUT"; mkdir -p "$OUT"
 KOS="kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko kmods-selftest/kmods-selftest.ko"
 passed=0 failed=0
-pass() { passed=$((passed + 1)); echo "PASS: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $1"; }
+pass() { passed=$((passed + 1)); echo "PASS: $1"; echo "PASS: $1" >> "$OUT/results.txt"; }
+fail() { failed=$((failed + 1)); echo "FAIL: $1"; echo "FAIL: $1" >> "$OUT/results.txt"; }
+echo "started: $(date -u '+%Y-%m-%d %H:%M UTC')" > "$OUT/summary.txt"
 step() { echo; echo "=== $*  [$(date +%T)]"; }
 
 if [ $DEBUG = 0 ]; then
@@ -43,6 +47,7 @@ if [ $DEBUG = 0 ]; then
     if [ "$host_rc" -ne 0 ] && ! grep -q '^test result' "$OUT/cargo-test.log"; then
         fail "cargo test did not run (see $OUT/cargo-test.log)"
     fi
+    echo "host: $passed passed, $failed failed" >> "$OUT/summary.txt"
 fi
 
 # A real HTTP client for the guest: curl with its shared libraries.
@@ -117,6 +122,7 @@ check_kernel() {
     fi
     if [ ! -f "$image" ] || [ ! -d "$moddir/$rel" ]; then
         echo "note: no $image or $moddir/$rel: built only, guest tests skipped for $rel"
+        echo "note $rel: no $image or $moddir/$rel: built only, guest tests skipped" >> "$OUT/summary.txt"
         return
     fi
     step "[$rel] guest tests: $SUITES"
@@ -150,9 +156,13 @@ check_kernel() {
 }
 
 for kdir in "${KDIRS[@]}"; do
+    p0=$passed f0=$failed
     check_kernel "$kdir"
+    rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kdir/include/generated/utsrelease.h")
+    echo "kernel ${rel:-$kdir}: $((passed - p0)) passed, $((failed - f0)) failed" >> "$OUT/summary.txt"
 done
 
 echo
 echo "$passed passed, $failed failed"
+echo "total: $passed passed, $failed failed" >> "$OUT/summary.txt"
 [ "$failed" -eq 0 ]
