@@ -27,6 +27,7 @@ pub mod parser;
 pub mod path;
 pub mod range;
 pub mod response;
+pub mod syntax;
 pub mod writer;
 
 pub use writer::{Full, Writer};

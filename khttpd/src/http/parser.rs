@@ -28,7 +28,8 @@
 //!   one begins. Every error is fatal for the connection: answer and close, since the
 //!   stream can no longer be framed.
 
-use super::compress::{trim_ows, AcceptEncoding};
+use super::compress::AcceptEncoding;
+use super::syntax::{is_tchar, trim_ows};
 use super::response::StatusCode;
 
 /// Longest request line accepted, without its line end.
@@ -293,11 +294,6 @@ impl<'a> Request<'a> {
 fn slice(buf: &[u8], start: u16, len: u16) -> &[u8] {
     let start = usize::from(start);
     buf.get(start..start.saturating_add(usize::from(len))).unwrap_or(&[])
-}
-
-/// RFC 9110 tchar.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn is_ctl(b: u8) -> bool {
