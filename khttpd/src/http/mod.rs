@@ -27,7 +27,9 @@ pub mod parser;
 pub mod path;
 pub mod range;
 pub mod response;
+pub mod status;
 pub mod syntax;
+pub mod version;
 pub mod writer;
 
 pub use writer::{Full, Writer};

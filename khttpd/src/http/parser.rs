@@ -30,7 +30,8 @@
 
 use super::compress::AcceptEncoding;
 use super::syntax::{is_tchar, trim_ows};
-use super::response::StatusCode;
+use super::version::Version;
+use super::status::StatusCode;
 
 /// Longest request line accepted, without its line end.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -79,14 +80,6 @@ impl<'a> Method<'a> {
             Method::Other(_) => Some(StatusCode::NotImplemented),
         }
     }
-}
-
-/// Protocol version of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    Http10,
-    /// HTTP/1.1, or a later HTTP/1.x treated as 1.1.
-    Http11,
 }
 
 /// Outcome of a successful [`parse`] call.

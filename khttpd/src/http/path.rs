@@ -19,7 +19,7 @@
 //! unless the tree itself contains symlinks pointing out (the kernel side should open
 //! with a no-symlink / beneath-root lookup).
 
-use super::response::StatusCode;
+use super::status::StatusCode;
 use super::syntax::strip_prefix_ci;
 use super::{Full, Writer};
 

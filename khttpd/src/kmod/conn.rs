@@ -15,7 +15,7 @@ use super::cache::{self, Cache, Content, Entry, Part};
 use super::content::{self, Reply};
 use super::stats::{self, HttpStats};
 use crate::http::parser::{self, Status};
-use crate::http::response::StatusCode;
+use crate::http::status::StatusCode;
 use common::{Handler, Step};
 use kernel::error::code::{EAGAIN, EINVAL};
 use kernel::cred::Credential;
