@@ -82,8 +82,10 @@ modules: $(foreach m,$(MODULES),$(BUILD)/$(m).rust.o)
 user:
 	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build -q --release -p user --target $(HOST_TARGET)
 
+# Unit tests, then the check that no module imports one that imports it back.
 test-host:
 	$(CARGO) test -q
+	python3 scripts/check-layers.py
 
 # Every installed kernel (Debian 6.1 and 6.12 after scripts/setup.sh), or only KDIR when
 # it is given on the command line.

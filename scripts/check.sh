@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# make check: host unit tests once, then for each kernel: build, module metadata checks,
-# the kernel crate's compile-fail doc tests and the guest test suites in a QEMU VM
-# booting that kernel. Ends with one line "N passed, N failed" totalling all of them.
+# make check: host unit tests and the module layering check (scripts/check-layers.py)
+# once, then for each kernel: build, module metadata checks, the kernel crate's
+# compile-fail doc tests and the guest test suites in a QEMU VM booting that kernel.
+# Ends with one line "N passed, N failed" totalling all of them.
 # Besides the logs, $OUT (target/check) keeps results.txt (every PASS/FAIL line counted
 # here; the guest suites' own lines are in <release>/guest/guest-results.txt) and
 # summary.txt (the counts for the host and per kernel, and the total), which make report reads.
@@ -46,6 +47,13 @@ if [ $DEBUG = 0 ]; then
     done < <(sed -n 's/^test result: [a-zA-Z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$OUT/cargo-test.log")
     if [ "$host_rc" -ne 0 ] && ! grep -q '^test result' "$OUT/cargo-test.log"; then
         fail "cargo test did not run (see $OUT/cargo-test.log)"
+    fi
+    step "module layers (scripts/check-layers.py: no import cycles)"
+    if python3 scripts/check-layers.py > "$OUT/check-layers.log" 2>&1; then
+        pass "module layers: no import cycles"
+    else
+        grep -A4 -E 'CYCLE|Traceback' "$OUT/check-layers.log"
+        fail "module layers: import cycles (see $OUT/check-layers.log)"
     fi
     echo "host: $passed passed, $failed failed" >> "$OUT/summary.txt"
 fi

@@ -24,6 +24,7 @@ pub mod layout;
 pub mod list;
 pub mod module;
 pub mod net;
+pub mod owner;
 pub mod param;
 pub mod print;
 pub mod rcu;

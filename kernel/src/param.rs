@@ -122,7 +122,7 @@ impl ParamDescriptor {
     pub const fn new<T: ParamType>(name: &'static CStr, perm: u16, value: &'static Param<T>) -> Self {
         let mut p: bindings::kernel_param = unsafe_zeroed_param();
         p.name = name.as_ptr();
-        p.mod_ = crate::module::this_module_const();
+        p.mod_ = crate::owner::this_module_const();
         p.ops = T::OPS;
         p.perm = perm;
         p.level = -1;

@@ -94,7 +94,7 @@ pub fn print_fmt(level: Level, args: fmt::Arguments<'_>) {
         }
     }
     len = len.min(MAX_LINE);
-    let prefix = crate::module::this_module_name();
+    let prefix = crate::owner::this_module_name();
     // SAFETY: `prefix` is NUL-terminated; `buf[..len]` is initialised and printed with an
     // explicit length, so it needs no terminator.
     unsafe { bindings::rust_helper_printk(level as i32, prefix.as_ptr(), buf.as_ptr().cast(), len) };

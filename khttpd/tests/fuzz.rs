@@ -11,7 +11,8 @@ use khttpd::http::html::{self, Entry, Listing};
 use khttpd::http::parser::{self, Method, Status};
 use khttpd::http::path;
 use khttpd::http::range::{self, ByteRange, Ranges, MAX_RANGES};
-use khttpd::http::response::{self, Body, ContentRange, Head, StatusCode};
+use khttpd::http::response::{self, Body, ContentRange, Head};
+use khttpd::http::status::StatusCode;
 use khttpd::http::{chunked, date, mime, Writer};
 
 /// xorshift64* — small, fast, good enough to drive mutations.

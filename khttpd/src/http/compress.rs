@@ -6,6 +6,8 @@
 //! [`Framing`] produces those wrappers while the kernel streams the compressed body;
 //! both checksums are over the *uncompressed* bytes.
 
+use super::syntax::{ends_with_ci, strip_prefix_ci, trim_ows};
+
 /// gzip member header: deflate, no flags, no mtime, no extra flags, OS = Unix.
 pub const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
 
@@ -184,33 +186,6 @@ fn parse_qvalue(v: &[u8]) -> Option<u16> {
         b"1" if thousandths == 0 => Some(1000),
         _ => None,
     }
-}
-
-/// Removes spaces and tabs at both ends.
-pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
-}
-
-fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let head = s.get(..prefix.len())?;
-    if head.eq_ignore_ascii_case(prefix) {
-        s.get(prefix.len()..)
-    } else {
-        None
-    }
-}
-
-fn ends_with_ci(s: &[u8], suffix: &[u8]) -> bool {
-    s.len()
-        .checked_sub(suffix.len())
-        .and_then(|start| s.get(start..))
-        .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
 }
 
 const fn make_crc_table() -> [u32; 256] {

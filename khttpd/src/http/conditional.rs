@@ -37,7 +37,8 @@
 use super::etag::{self, ETag};
 use super::parser::{Method, Request};
 use super::range::{self, ByteRange, Ranges};
-use super::response::{self, StatusCode};
+use super::response;
+use super::status::StatusCode;
 
 /// What to send for a GET or HEAD of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

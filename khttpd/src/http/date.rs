@@ -4,6 +4,7 @@
 //! understand. Calendar arithmetic is proleptic Gregorian on day counts (Howard
 //! Hinnant's civil-from-days method), exact for any year, without tables or loops.
 
+use super::syntax::trim_ows;
 use core::sync::atomic::{fence, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 /// First instant we format: 0000-01-01T00:00:00Z (IMF-fixdate needs a 4-digit year).
@@ -298,7 +299,7 @@ fn to_unix(year: i64, month: u32, day: u32, secs: i64) -> Option<i64> {
 /// `; length=N` to If-Modified-Since. Returns `None` for anything malformed.
 pub fn parse_http_date(s: &[u8]) -> Option<i64> {
     let s = s.split(|&b| b == b';').next().unwrap_or(&[]);
-    let s = super::compress::trim_ows(s);
+    let s = trim_ows(s);
     let days: [&[u8]; 7] = DAYS.map(|d| &d[..]);
     match s.get(3) {
         // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT

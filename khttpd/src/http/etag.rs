@@ -25,7 +25,8 @@
 //! - If-Range ([`strong_match`]) must be exactly one strong entity-tag equal to the
 //!   current identity tag (strong comparison: neither side weak).
 
-use super::compress::{trim_ows, Encoding};
+use super::compress::Encoding;
+use super::syntax::{skip_ows, trim_ows};
 use super::Writer;
 
 /// Room for the longest tag: `W/` + quotes + three 16-digit and one 8-digit hex
@@ -154,11 +155,6 @@ fn entity_tag(s: &[u8]) -> Option<(bool, &[u8], &[u8])> {
     }
     let end = close.checked_add(2)?;
     Some((weak, s.get(..end)?, s.get(end..)?))
-}
-
-fn skip_ows(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
-    s.get(n..).unwrap_or(&[])
 }
 
 /// Calls `f(weak, opaque)` for each entity-tag of a `#entity-tag` list (empty elements

@@ -14,6 +14,10 @@
 //! (or [`response::write_status_page`]) → file data, or a listing from [`html`] framed by
 //! [`chunked`], optionally compressed with the framing from [`compress`].
 //! (Connection deadlines are kernel timers, one per connection: see `common`.)
+//!
+//! Each module imports only modules below it (`scripts/check-layers.py` checks it; the
+//! order is in docs/ARCHITECTURE.md): shared vocabulary ([`status`], [`version`]) and
+//! lexical helpers ([`syntax`]) sit at the bottom and import nothing.
 #![forbid(unsafe_code)]
 
 pub mod chunked;
@@ -27,6 +31,9 @@ pub mod parser;
 pub mod path;
 pub mod range;
 pub mod response;
+pub mod status;
+pub mod syntax;
+pub mod version;
 pub mod writer;
 
 pub use writer::{Full, Writer};

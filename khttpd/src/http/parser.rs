@@ -28,8 +28,10 @@
 //!   one begins. Every error is fatal for the connection: answer and close, since the
 //!   stream can no longer be framed.
 
-use super::compress::{trim_ows, AcceptEncoding};
-use super::response::StatusCode;
+use super::compress::AcceptEncoding;
+use super::syntax::{is_tchar, trim_ows};
+use super::version::Version;
+use super::status::StatusCode;
 
 /// Longest request line accepted, without its line end.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -78,14 +80,6 @@ impl<'a> Method<'a> {
             Method::Other(_) => Some(StatusCode::NotImplemented),
         }
     }
-}
-
-/// Protocol version of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Version {
-    Http10,
-    /// HTTP/1.1, or a later HTTP/1.x treated as 1.1.
-    Http11,
 }
 
 /// Outcome of a successful [`parse`] call.
@@ -293,11 +287,6 @@ impl<'a> Request<'a> {
 fn slice(buf: &[u8], start: u16, len: u16) -> &[u8] {
     let start = usize::from(start);
     buf.get(start..start.saturating_add(usize::from(len))).unwrap_or(&[])
-}
-
-/// RFC 9110 tchar.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn is_ctl(b: u8) -> bool {

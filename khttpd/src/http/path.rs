@@ -19,7 +19,8 @@
 //! unless the tree itself contains symlinks pointing out (the kernel side should open
 //! with a no-symlink / beneath-root lookup).
 
-use super::response::StatusCode;
+use super::status::StatusCode;
+use super::syntax::strip_prefix_ci;
 use super::{Full, Writer};
 
 /// Longest resolved path; leaves room for a NUL in a `PATH_MAX` (4096) buffer.
@@ -82,15 +83,6 @@ fn hex_val(b: u8) -> Option<u8> {
         b'a'..=b'f' => Some(b - b'a' + 10),
         b'A'..=b'F' => Some(b - b'A' + 10),
         _ => None,
-    }
-}
-
-fn strip_prefix_ci<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    let head = s.get(..prefix.len())?;
-    if head.eq_ignore_ascii_case(prefix) {
-        s.get(prefix.len()..)
-    } else {
-        None
     }
 }
 

@@ -34,6 +34,8 @@
 //! Range applies to GET only and is subject to If-Range: see [`super::conditional`],
 //! which combines all of this with the other preconditions.
 
+use super::syntax::trim_ows;
+
 /// Most range specs examined in one Range field.
 pub const MAX_RANGES: usize = 16;
 
@@ -129,10 +131,6 @@ fn parse_spec(s: &[u8]) -> Option<Spec<'_>> {
         return None;
     }
     Some(Spec::Int(first, Some(last)))
-}
-
-fn trim_ows(s: &[u8]) -> &[u8] {
-    super::compress::trim_ows(s)
 }
 
 /// What one satisfiable-or-not spec means for a representation of `size` bytes.

@@ -2,22 +2,24 @@
 //!
 //! All I/O is non-blocking; the connection's work item runs when the socket has data or
 //! room (see `common`). Output is a byte queue (`out`) plus, for files, a streamed body
-//! read in bounded chunks: the head and the first chunk go out in one scatter-gather
-//! send. Bodies from `SPLICE_FROM` bytes up are instead spliced from the page cache into
-//! the socket (no copy; the `sendfile` parameter), after the head. Requests pipelined
-//! behind the current one wait in the input buffer until its response is fully queued.
+//! (`body.rs`) read in bounded chunks: the head and the first chunk go out in one
+//! scatter-gather send. Bodies from `SPLICE_FROM` bytes up are instead spliced from the
+//! page cache into the socket (no copy; the `sendfile` parameter), after the head.
+//! Requests pipelined behind the current one wait in the input buffer until its response
+//! is fully queued. What to answer is decided below this file, in `content.rs`.
 //!
 //! Deadlines: a connection is always in one [`Phase`], which has a time limit counted
 //! from the phase's start (or, while sending, from the last progress). The server's
 //! per-connection timer serves the connection when it passes (see `common`).
 
-use super::cache::{self, Cache, Content, Entry, Part};
-use super::content::{self, Reply};
+use super::body::{FileBody, Flush, SPLICE_FROM};
+use super::cache::{self, Cache};
+use super::content::{self, Reply, Site};
 use super::stats::{self, HttpStats};
 use crate::http::parser::{self, Status};
-use crate::http::response::StatusCode;
+use crate::http::status::StatusCode;
 use common::{Handler, Step};
-use kernel::error::code::{EAGAIN, EINVAL};
+use kernel::error::code::EAGAIN;
 use kernel::cred::Credential;
 use kernel::crypto::Deflate;
 use kernel::fs::File;
@@ -32,13 +34,6 @@ const IN_CAP: usize = 26 * 1024;
 /// Initial input buffer; grown (doubling, up to IN_CAP) only for large requests, so a
 /// connection costs little memory while it waits.
 const IN_START: usize = 2048;
-/// File data read per chunk.
-const FILE_CHUNK: usize = 32 * 1024;
-/// Bodies at least this large are spliced (when enabled): below it, one copy into the
-/// head's send is cheaper than a second send call.
-const SPLICE_FROM: u64 = 16 * 1024;
-/// Most bytes spliced per call, so one fast client cannot hold a worker for long.
-const SPLICE_MAX: u64 = 512 * 1024;
 /// Loop rounds per run before yielding the worker to other connections.
 const BUDGET: usize = 16;
 /// Unread request bytes discarded before closing after an error (so the close is a FIN,
@@ -76,24 +71,14 @@ enum Phase {
 
 /// The handler shared by all connections.
 pub struct Http {
-    pub(super) root: File,
+    /// What is served and how: all that answers depend on (see `content`).
+    pub(super) site: Site,
     /// Who requests are served as: lookups, listings and opens are checked by the kernel
     /// against these credentials.
-    pub(super) cred: Credential,
+    cred: Credential,
     timeouts: Timeouts,
-    pub(super) listings: bool,
-    pub(super) sendfile: bool,
-    /// Deflate compressors, each used by one request at a time; empty when compression
-    /// is off. A request that finds all busy is answered uncompressed.
-    pub(super) compressors: Vec<TryLock<Deflate>>,
-    /// The content cache (`None` with `cache=0`), and its maintenance thread.
-    pub(super) cache: Option<Arc<Cache>>,
-    /// Files smaller than this are read into memory (the cache's setting, or the
-    /// splice threshold without a cache).
-    pub(super) body_max: usize,
+    /// The cache's maintenance thread.
     maintainer: Option<Thread>,
-    /// Live statistics (`/proc/net/khttpd`).
-    pub(super) stats: Arc<HttpStats>,
 }
 
 impl Drop for Http {
@@ -102,7 +87,7 @@ impl Drop for Http {
         if let Some(t) = self.maintainer.take() {
             t.stop();
         }
-        if let Some(c) = self.cache.as_ref() {
+        if let Some(c) = self.site.cache.as_ref() {
             let n = &c.counters;
             pr_info!(
                 "cache: {} hit(s) ({} after a check), {} miss(es), {} replaced, {} evicted, {} expired; {} entries, {} KiB at stop",
@@ -153,16 +138,10 @@ impl Http {
         };
         let body_max = cache.as_ref().map_or(SPLICE_FROM as usize, |c| c.settings().body_max);
         Ok(Http {
-            root,
+            site: Site { root, listings, sendfile, compressors, cache, body_max, stats },
             cred,
             timeouts,
-            listings,
-            sendfile,
-            compressors,
-            cache,
-            body_max,
             maintainer,
-            stats,
         })
     }
 
@@ -187,7 +166,7 @@ impl Http {
             if c.phase == Phase::Head && c.in_len > 0 {
                 let reply = content::error_reply(StatusCode::RequestTimeout, kernel::time::real_seconds());
                 let Ok(reply) = reply else { return Some(Step::Close) };
-                self.stats.add(stats::REQUESTS, 1);
+                self.site.stats.add(stats::REQUESTS, 1);
                 c.in_len = 0;
                 c.start_reply(reply, now);
                 return None;
@@ -202,102 +181,7 @@ impl Http {
 
     /// Requests answered so far.
     pub fn requests(&self) -> u64 {
-        self.stats.get(stats::REQUESTS)
-    }
-}
-
-/// A response body taken from a cache entry (which the body keeps alive): bytes the
-/// entry holds, sent from there, or its open file, streamed. In copy mode
-/// `buf[off..len]` is read but not yet sent; when splicing, the rest goes straight from
-/// the page cache.
-pub struct FileBody {
-    entry: Arc<Entry>,
-    part: Part,
-    /// Where the body starts (a range's first byte).
-    start: u64,
-    pos: u64,
-    remaining: u64,
-    splice: bool,
-    buf: Vec<u8>,
-    off: usize,
-    len: usize,
-}
-
-impl FileBody {
-    /// `len` bytes of `part` of `entry` from offset `start` (for `Part::File`, of the
-    /// file as it was when the head was made).
-    pub fn new(entry: Arc<Entry>, part: Part, start: u64, len: u64, sendfile: bool) -> Self {
-        let splice = part == Part::File && sendfile && len >= SPLICE_FROM;
-        FileBody { entry, part, start, pos: start, remaining: len, splice, buf: Vec::new(), off: 0, len: 0 }
-    }
-
-    /// Reads the next chunk when the previous one is sent (copy mode; nothing to do
-    /// when splicing or sending from memory). `Ok(false)` at the end.
-    fn refill(&mut self) -> Result<bool> {
-        if self.part != Part::File || self.splice {
-            return Ok(self.remaining > 0);
-        }
-        if self.off < self.len {
-            return Ok(true);
-        }
-        if self.remaining == 0 {
-            return Ok(false);
-        }
-        if self.buf.is_empty() {
-            // Small files need a small buffer; large ones get FILE_CHUNK.
-            let size = self.remaining.min(FILE_CHUNK as u64) as usize;
-            self.buf = kernel::allocator::try_vec(size, 0u8)?;
-        }
-        let want = (self.remaining.min(self.buf.len() as u64)) as usize;
-        let (entry, buf) = (&self.entry, &mut self.buf);
-        let Content::File { file, .. } = &entry.content else { return Err(EINVAL) };
-        let Some(dst) = buf.get_mut(..want) else { return Err(EINVAL) };
-        let n = file.read_at(dst, self.pos)?;
-        if n == 0 {
-            // The file shrank after we sent its length: the response cannot be
-            // completed, so the connection must close.
-            return Err(kernel::error::code::EIO);
-        }
-        self.pos += n as u64;
-        self.remaining -= n as u64;
-        self.off = 0;
-        self.len = n;
-        Ok(true)
-    }
-
-    /// What can be sent now without reading.
-    fn pending(&self) -> &[u8] {
-        if self.part == Part::File {
-            return self.buf.get(self.off..self.len).unwrap_or(&[]);
-        }
-        let bytes = self.entry.bytes(self.part);
-        let start = usize::try_from(self.pos).unwrap_or(usize::MAX);
-        let end = start.saturating_add(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        bytes.get(start..end).unwrap_or(&[])
-    }
-
-    /// `n` bytes of `pending()` were sent.
-    fn consume(&mut self, n: usize) {
-        if self.part == Part::File {
-            self.off += n;
-        } else {
-            self.pos += n as u64;
-            self.remaining -= (n as u64).min(self.remaining);
-        }
-    }
-
-    /// Bytes not sent yet.
-    fn left(&self) -> u64 {
-        if self.part == Part::File {
-            self.remaining.saturating_add(self.len.saturating_sub(self.off) as u64)
-        } else {
-            self.remaining
-        }
-    }
-
-    /// More bytes will follow what `pending()` holds now.
-    fn more_after_pending(&self) -> bool {
-        self.part == Part::File && self.remaining > 0
+        self.site.stats.get(stats::REQUESTS)
     }
 }
 
@@ -333,12 +217,6 @@ pub struct Conn {
     stats: Arc<HttpStats>,
     /// Start of the phase's time limit (monotonic ms).
     since: u64,
-}
-
-enum Flush {
-    Done,
-    WouldBlock,
-    Failed,
 }
 
 impl Conn {
@@ -396,8 +274,8 @@ impl Conn {
             }
             let head_sent = self.out_off >= self.out.len();
             if head_sent && self.body.as_ref().is_none_or(|b| b.pending().is_empty()) {
-                if let Some(b) = self.body.as_mut().filter(|b| b.splice) {
-                    match splice_some(b, stream, &self.stats) {
+                if let Some(b) = self.body.as_mut().filter(|b| b.splices()) {
+                    match b.splice_some(stream, &self.stats) {
                         Ok(()) => continue,
                         Err(e) => return e,
                     }
@@ -438,30 +316,6 @@ impl Conn {
     }
 }
 
-/// Splices the next piece of a body into the socket.
-fn splice_some(b: &mut FileBody, stream: &TcpStream, stats: &HttpStats) -> core::result::Result<(), Flush> {
-    let want = b.remaining.min(SPLICE_MAX);
-    let more = b.remaining > want;
-    let (entry, pos) = (&b.entry, &mut b.pos);
-    let Content::File { file, .. } = &entry.content else { return Err(Flush::Failed) };
-    match stream.send_file(file, pos, want as usize, more) {
-        Ok(n) if n > 0 => {
-            stats.add(stats::BYTES_SPLICED, n as u64);
-            b.remaining -= (n as u64).min(b.remaining);
-            Ok(())
-        }
-        // Nothing read: the file shrank after its length was sent.
-        Ok(_) => Err(Flush::Failed),
-        Err(e) if e == EAGAIN => Err(Flush::WouldBlock),
-        // A file system that cannot splice: copy through a buffer instead.
-        Err(e) if e == EINVAL && b.pos == b.start => {
-            b.splice = false;
-            Ok(())
-        }
-        Err(_) => Err(Flush::Failed),
-    }
-}
-
 impl Handler for Http {
     type State = Conn;
 
@@ -476,8 +330,8 @@ impl Handler for Http {
             draining: None,
             phase: Phase::Head,
             stats: {
-                self.stats.inc(stats::READING);
-                self.stats.clone()
+                self.site.stats.inc(stats::READING);
+                self.site.stats.clone()
             },
             since: kernel::time::monotonic_ms(),
         })
@@ -551,12 +405,12 @@ impl Handler for Http {
                     Ok(Status::Partial) => None,
                     Ok(Status::Complete(req, used)) => {
                         let now_s = kernel::time::real_seconds();
-                        Some((self.cred.act_as(|| content::respond(self, &req, now_s)), used))
+                        Some((self.cred.act_as(|| content::respond(&self.site, &req, now_s)), used))
                     }
                     Err(e) => Some((content::error_reply(e.status(), kernel::time::real_seconds()), c.in_len)),
                 };
                 if let Some((reply, used)) = reply {
-                    self.stats.add(stats::REQUESTS, 1);
+                    self.site.stats.add(stats::REQUESTS, 1);
                     c.consume_input(used);
                     match reply {
                         Ok(reply) => c.start_reply(reply, now),

@@ -5,19 +5,21 @@
 //! else made here (and cached, unless `cache=0`). Responses are then made from the
 //! entry; see `cache.rs`.
 
+use super::body::FileBody;
 use super::cache::{Cache, Content, Entry, Lookup, Part, Variant};
-use super::conn::{FileBody, Http};
-use super::stats;
+use super::stats::{self, HttpStats};
 use crate::http::html::{Entry as ListingEntry, Listing};
 use crate::http::parser::Request;
 use crate::http::conditional::{self, Outcome};
 use crate::http::etag::ETag;
-use crate::http::response::{self, Body, ContentRange, Head, StatusCode};
+use crate::http::response::{self, Body, ContentRange, Head};
+use crate::http::status::StatusCode;
 use crate::http::compress::{self, Encoding, Framing};
 use crate::http::{mime, path, Writer};
+use kernel::crypto::Deflate;
 use kernel::error::code::*;
 use kernel::fs::{File, FileKind, PathRef, Stat};
-use kernel::sync::OnceBox;
+use kernel::sync::{OnceBox, TryLock};
 use kernel::prelude::*;
 
 /// Most entries listed for one directory (bounds the memory of a listing).
@@ -32,6 +34,24 @@ const COMPRESS_MAX: u64 = 1024 * 1024;
 const LISTING_CHUNK: usize = 8192;
 /// Times a small file is read again when it changed while being read.
 const READ_TRIES: usize = 3;
+
+/// What is served and how: the settings answers depend on (the handler, `conn.rs`,
+/// holds it).
+pub struct Site {
+    pub root: File,
+    pub listings: bool,
+    pub sendfile: bool,
+    /// Deflate compressors, each used by one request at a time; empty when compression
+    /// is off. A request that finds all busy is answered uncompressed.
+    pub compressors: Vec<TryLock<Deflate>>,
+    /// The content cache (`None` with `cache=0`).
+    pub cache: Option<Arc<Cache>>,
+    /// Files smaller than this are read into memory (the cache's setting, or the
+    /// splice threshold without a cache).
+    pub body_max: usize,
+    /// Live statistics (`/proc/net/khttpd`).
+    pub stats: Arc<HttpStats>,
+}
 
 /// A complete answer to one request: the head (plus any small body) to send, an
 /// optional file body streamed after it, and whether the connection stays open.
@@ -93,7 +113,7 @@ fn status_for(e: Error) -> StatusCode {
 }
 
 /// Answers one parsed request.
-pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
+pub fn respond(site: &Site, req: &Request<'_>, now: i64) -> Result<Reply> {
     let ka = req.keep_alive();
     let head_only = req.is_head();
     if let Some(status) = req.method().rejection() {
@@ -117,25 +137,25 @@ pub fn respond(h: &Http, req: &Request<'_>, now: i64) -> Result<Reply> {
     let Some(key) = pbuf.get(..key_len) else { return Err(EINVAL) };
     let Some(rel) = pbuf.get(..rel) else { return Err(EINVAL) };
     let now_ms = kernel::time::monotonic_ms();
-    if let Some(cache) = h.cache.as_deref() {
+    if let Some(cache) = site.cache.as_deref() {
         match cache.lookup(key, now_ms) {
-            Lookup::Fresh(e) => return entry_reply(h, Some(cache), e, req, now),
+            Lookup::Fresh(e) => return entry_reply(site, Some(cache), e, req, now),
             Lookup::Stale(e) => {
-                if still_valid(h, &e, rel, trailing_slash) {
+                if still_valid(site, &e, rel, trailing_slash) {
                     cache.revalidated(&e, now_ms);
-                    return entry_reply(h, Some(cache), e, req, now);
+                    return entry_reply(site, Some(cache), e, req, now);
                 }
                 cache.remove(&e);
             }
             Lookup::Miss => {}
         }
     }
-    match resolve(h, rel, trailing_slash, key, req, now, now_ms)? {
+    match resolve(site, rel, trailing_slash, key, req, now, now_ms)? {
         Resolved::Entry(e) => {
-            if let Some(cache) = h.cache.as_deref() {
+            if let Some(cache) = site.cache.as_deref() {
                 cache.insert(&e);
             }
-            entry_reply(h, h.cache.as_deref(), e, req, now)
+            entry_reply(site, site.cache.as_deref(), e, req, now)
         }
         Resolved::Reply(r) => Ok(r),
     }
@@ -149,8 +169,8 @@ enum Resolved {
 }
 
 /// The file a key names now: the target itself, or a directory's `index.html`.
-fn current_file(h: &Http, rel: &[u8], trailing_slash: bool) -> Result<(PathRef, Stat)> {
-    let p = h.root.lookup(rel)?;
+fn current_file(site: &Site, rel: &[u8], trailing_slash: bool) -> Result<(PathRef, Stat)> {
+    let p = site.root.lookup(rel)?;
     let st = p.stat()?;
     if st.kind == FileKind::Directory && trailing_slash {
         if let Ok(index) = p.lookup(b"index.html") {
@@ -167,19 +187,19 @@ fn current_file(h: &Http, rel: &[u8], trailing_slash: bool) -> Result<(PathRef, 
 /// Whether a stale entry still says what the file system says (with the serving
 /// credentials: a path that became unreachable is not valid). Listings are always
 /// made again: their entries' sizes and times change without the directory changing.
-fn still_valid(h: &Http, e: &Entry, rel: &[u8], trailing_slash: bool) -> bool {
+fn still_valid(site: &Site, e: &Entry, rel: &[u8], trailing_slash: bool) -> bool {
     if matches!(e.content, Content::Listing { .. }) {
         return false;
     }
     // (Called inside `act_as`: see conn.rs.)
-    match current_file(h, rel, trailing_slash) {
+    match current_file(site, rel, trailing_slash) {
         Ok((_, st)) => st.same_version(&e.stat),
         Err(_) => false,
     }
 }
 
 fn resolve(
-    h: &Http,
+    site: &Site,
     rel: &[u8],
     trailing_slash: bool,
     key: &[u8],
@@ -189,12 +209,12 @@ fn resolve(
 ) -> Result<Resolved> {
     let ka = req.keep_alive();
     let head_only = req.is_head();
-    let (p, st) = match h.root.lookup(rel).and_then(|p| p.stat().map(|st| (p, st))) {
+    let (p, st) = match site.root.lookup(rel).and_then(|p| p.stat().map(|st| (p, st))) {
         Ok(v) => v,
         Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
     };
     match st.kind {
-        FileKind::Regular => file_entry(h, &p, st, rel, key, req, now, now_ms),
+        FileKind::Regular => file_entry(site, &p, st, rel, key, req, now, now_ms),
         FileKind::Directory => {
             if !trailing_slash {
                 let mut buf = kernel::allocator::try_vec(HEAD_BUF + path::MAX_PATH * 3, 0u8)?;
@@ -206,14 +226,14 @@ fn resolve(
             if let Ok(index) = p.lookup(b"index.html") {
                 if let Ok(ist) = index.stat() {
                     if ist.kind == FileKind::Regular {
-                        return file_entry(h, &index, ist, b"index.html", key, req, now, now_ms);
+                        return file_entry(site, &index, ist, b"index.html", key, req, now, now_ms);
                     }
                 }
             }
-            if !h.listings {
+            if !site.listings {
                 return Ok(Resolved::Reply(page(StatusCode::Forbidden, ka, now, head_only)?));
             }
-            let html = match render_listing(h, &p, rel) {
+            let html = match render_listing(site, &p, rel) {
                 Ok(html) => html,
                 Err(e) if e == ENOMEM => return Err(e),
                 Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
@@ -230,7 +250,7 @@ fn resolve(
 /// rewritten meanwhile is read again, a few times, then answered uncached).
 #[allow(clippy::too_many_arguments)]
 fn file_entry(
-    h: &Http,
+    site: &Site,
     p: &PathRef,
     st: Stat,
     name: &[u8],
@@ -246,7 +266,7 @@ fn file_entry(
     };
     let content_type = mime::content_type(name);
     let mut st = st;
-    let body = if (st.size as usize) < h.body_max && st.size < COMPRESS_MAX {
+    let body = if (st.size as usize) < site.body_max && st.size < COMPRESS_MAX {
         let mut got = None;
         for _ in 0..READ_TRIES {
             let bytes = read_whole(&file, st.size)?;
@@ -264,7 +284,7 @@ fn file_entry(
             // Still changing: answer from the file as it is now, without caching.
             None => {
                 let e = Entry::new(key, st, file_content(file, content_type, None), now_ms)?;
-                let reply = entry_reply(h, None, e, req, now)?;
+                let reply = entry_reply(site, None, e, req, now)?;
                 return Ok(Resolved::Reply(reply));
             }
         }
@@ -296,7 +316,7 @@ fn read_whole(file: &File, size: u64) -> Result<Option<Vec<u8>>> {
 /// a compressed variant made here. Never inlined: a symbol of its own for
 /// kprobe-timer and `make trace` (one call per file or listing answered).
 #[inline(never)]
-fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>, now: i64) -> Result<Reply> {
+fn entry_reply(site: &Site, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>, now: i64) -> Result<Reply> {
     let head_only = req.is_head();
     let ka = req.keep_alive();
     let (content_type, size, part) = match &e.content {
@@ -311,11 +331,11 @@ fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>
     head.keep_alive = ka;
     if part == Part::Listing {
         let keep_open = head.keeps_alive();
-        let body = (!head_only && size > 0).then(|| FileBody::new(e.clone(), part, 0, size, h.sendfile));
+        let body = (!head_only && size > 0).then(|| FileBody::new(e.clone(), part, 0, size, site.sendfile));
         return Ok(Reply { head: head_bytes(&head)?, body, keep_open });
     }
     head.last_modified = Some(e.stat.mtime);
-    let compressible = !h.compressors.is_empty() && compress::worth_compressing(content_type, size) && size <= COMPRESS_MAX;
+    let compressible = !site.compressors.is_empty() && compress::worth_compressing(content_type, size) && size <= COMPRESS_MAX;
     // Another client may get this compressed: caches must key on Accept-Encoding.
     head.vary_accept_encoding = compressible;
     let enc = if compressible { compress::negotiate(req.accept_encoding(), true) } else { Encoding::Identity };
@@ -344,26 +364,26 @@ fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>
             head.etag = Some(tag);
             head.accept_ranges = true;
             let keep_open = head.keeps_alive();
-            let body = (!head_only && r.len() > 0).then(|| FileBody::new(e.clone(), part, r.first, r.len(), h.sendfile));
+            let body = (!head_only && r.len() > 0).then(|| FileBody::new(e.clone(), part, r.first, r.len(), site.sendfile));
             Ok(Reply { head: head_bytes(&head)?, body, keep_open })
         }
         Outcome::Full => {
             let (mut part, mut len) = (part, size);
             let mut used = Encoding::Identity;
             if enc != Encoding::Identity {
-                if let Some((vpart, vlen)) = variant(h, cache, &e, enc)? {
+                if let Some((vpart, vlen)) = variant(site, cache, &e, enc)? {
                     (part, len, used) = (vpart, vlen, enc);
                 }
             }
             head.encoding = used;
             if used != Encoding::Identity {
-                h.stats.inc(stats::COMPRESSED);
+                site.stats.inc(stats::COMPRESSED);
             }
             head.body = Body::Length(len);
             head.etag = Some(tag.for_encoding(used));
             head.accept_ranges = used == Encoding::Identity;
             let keep_open = head.keeps_alive();
-            let body = (!head_only && len > 0).then(|| FileBody::new(e.clone(), part, 0, len, h.sendfile));
+            let body = (!head_only && len > 0).then(|| FileBody::new(e.clone(), part, 0, len, site.sendfile));
             Ok(Reply { head: head_bytes(&head)?, body, keep_open })
         }
     }
@@ -372,7 +392,7 @@ fn entry_reply(h: &Http, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>
 /// The entry's body compressed with `enc` (made now if the entry has none yet): which
 /// part of the entry and its length. `None` to answer uncompressed: identity asked,
 /// every compressor busy, the file changed, or compression does not make it smaller.
-fn variant(h: &Http, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Result<Option<(Part, u64)>> {
+fn variant(site: &Site, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Result<Option<(Part, u64)>> {
     let Content::File { file, body, gzip, zlib, .. } = &e.content else { return Ok(None) };
     let (cell, part) = match enc {
         Encoding::Gzip => (gzip, Part::Gzip),
@@ -395,7 +415,7 @@ fn variant(h: &Http, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Result<
             &read
         }
     };
-    let Some(framed) = compress_framed(h, src, enc)? else { return Ok(None) };
+    let Some(framed) = compress_framed(site, src, enc)? else { return Ok(None) };
     let len = framed.len();
     match cell.set(kernel::allocator::try_box(Variant(framed))?) {
         Ok(()) => {
@@ -411,8 +431,8 @@ fn variant(h: &Http, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Result<
 
 /// `src` compressed with `enc` (gzip or zlib framing around the kernel's raw deflate).
 /// `None` if every compressor is busy or the result would not be smaller.
-fn compress_framed(h: &Http, src: &[u8], enc: Encoding) -> Result<Option<Vec<u8>>> {
-    let Some(mut z) = h.compressors.iter().find_map(|c| c.try_lock()) else { return Ok(None) };
+fn compress_framed(site: &Site, src: &[u8], enc: Encoding) -> Result<Option<Vec<u8>>> {
+    let Some(mut z) = site.compressors.iter().find_map(|c| c.try_lock()) else { return Ok(None) };
     let size = src.len();
     let mut framing = Framing::new(enc);
     framing.update(src);
@@ -434,7 +454,7 @@ fn compress_framed(h: &Http, src: &[u8], enc: Encoding) -> Result<Option<Vec<u8>
 /// iterating: no lookups in there), then each entry's size and time. Never inlined (a
 /// symbol for kprobe-timer and `make trace`).
 #[inline(never)]
-fn render_listing(h: &Http, dir: &PathRef, rel: &[u8]) -> Result<Vec<u8>> {
+fn render_listing(site: &Site, dir: &PathRef, rel: &[u8]) -> Result<Vec<u8>> {
     let mut arena: Vec<u8> = Vec::new();
     let mut names: Vec<(usize, usize, Option<FileKind>)> = Vec::new();
     let mut failed = false;
@@ -470,7 +490,7 @@ fn render_listing(h: &Http, dir: &PathRef, rel: &[u8]) -> Result<Vec<u8>> {
         // From the dentry cache; symlinks (followed only while they stay beneath the
         // root) and mount points take the full lookup from the root, like a request.
         let st = match dir.child(name) {
-            Err(e) if e == EXDEV => h.root.lookup(&full).and_then(|p| p.stat()),
+            Err(e) if e == EXDEV => site.root.lookup(&full).and_then(|p| p.stat()),
             r => r.and_then(|p| p.stat()),
         };
         let (is_dir, size, mtime) = match st {

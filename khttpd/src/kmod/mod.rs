@@ -1,5 +1,6 @@
 //! The kernel module: parameters, start-up checks, and the server on `common`.
 
+mod body;
 mod cache;
 mod conn;
 mod content;
@@ -127,7 +128,7 @@ impl Module for Khttpd {
         let status = stats::StatusFile {
             server: server.stats(),
             http: http_stats,
-            cache: server.handler().cache.clone(),
+            cache: server.handler().site.cache.clone(),
         };
         let status = ReadFile::create(c"khttpd", kernel::allocator::try_arc(status)?)?;
         Ok(Khttpd { _status: status, server })

@@ -316,6 +316,21 @@ pub fn write_csv(path: &Path, cells: &[Cell], order: &[&str]) -> Result<(), Stri
     w.flush().map_err(err)
 }
 
+/// Human-friendly numbers: about three significant digits, no exponent.
+pub fn num(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let a = v.abs();
+    if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ mod data;
 mod plot;
 
 use clap::Parser;
-use data::{Cell, ClientRun, Run};
+use data::{num, Cell, ClientRun, Run};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,21 +122,6 @@ fn real_main(args: &Args) -> Result<(), String> {
         plot::svg(p, &args.title, &servers, &panels)?;
     }
     Ok(())
-}
-
-/// Human-friendly numbers: about three significant digits, no exponent.
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
-    }
-    let a = v.abs();
-    if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 fn ratio(x: Option<f64>, y: Option<f64>) -> Option<f64> {

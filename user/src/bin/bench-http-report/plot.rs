@@ -3,8 +3,7 @@
 //! above every group the first server's req/s divided by each other's, one number per
 //! other server in that server's colour.
 
-use crate::data::{self, Cell};
-use crate::num;
+use crate::data::{self, num, Cell};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
