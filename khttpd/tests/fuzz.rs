@@ -15,29 +15,17 @@ use khttpd::http::response::{self, Body, ContentRange, Head};
 use khttpd::http::status::StatusCode;
 use khttpd::http::{chunked, date, mime, Writer};
 
-/// xorshift64* — small, fast, good enough to drive mutations.
-struct Rng(u64);
+use testrng::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        if n == 0 {
-            0
-        } else {
-            (self.next() % n as u64) as usize
-        }
-    }
-    fn chance(&mut self, one_in: usize) -> bool {
-        self.below(one_in) == 0
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
+/// HTTP-minded draws on top of the shared test generator.
+trait HttpFuzz {
+    fn bytes(&mut self, max_len: usize) -> Vec<u8>;
+    fn byte(&mut self) -> u8;
+    fn mutate_one(&mut self, samples: &[&[u8]]) -> Vec<u8>;
+    fn mutate(&mut self, input: &[u8]) -> Vec<u8>;
+}
+
+impl HttpFuzz for Rng {
     fn bytes(&mut self, max_len: usize) -> Vec<u8> {
         let len = self.below(max_len + 1);
         (0..len).map(|_| self.byte()).collect()
@@ -146,7 +134,7 @@ fn run_parse(buf: &[u8]) {
 
 #[test]
 fn parser_never_panics() {
-    let mut rng = Rng(SEED);
+    let mut rng = Rng::new(SEED);
     for _ in 0..20_000 {
         let buf = rng.bytes(200);
         run_parse(&buf);
@@ -176,7 +164,7 @@ fn parser_never_panics() {
 
 #[test]
 fn parser_byte_by_byte_agrees_with_one_shot() {
-    let mut rng = Rng(SEED ^ 1);
+    let mut rng = Rng::new(SEED ^ 1);
     for _ in 0..300 {
         let buf = rng.mutate_one(REQUESTS);
         let whole = parser::parse(&buf);
@@ -244,7 +232,7 @@ fn check_path(target: &[u8]) {
 
 #[test]
 fn path_never_panics() {
-    let mut rng = Rng(SEED ^ 2);
+    let mut rng = Rng::new(SEED ^ 2);
     for _ in 0..20_000 {
         check_path(&rng.bytes(100));
     }
@@ -256,7 +244,7 @@ fn path_never_panics() {
 
 #[test]
 fn dates_never_panic() {
-    let mut rng = Rng(SEED ^ 3);
+    let mut rng = Rng::new(SEED ^ 3);
     let samples: &[&[u8]] = &[
         b"Sun, 06 Nov 1994 08:49:37 GMT",
         b"Sunday, 06-Nov-94 08:49:37 GMT",
@@ -281,7 +269,7 @@ fn dates_never_panic() {
 
 #[test]
 fn small_parsers_never_panic() {
-    let mut rng = Rng(SEED ^ 4);
+    let mut rng = Rng::new(SEED ^ 4);
     let ae_samples: &[&[u8]] = &[b"gzip;q=0.5, deflate;q=1.0, *;q=0", b"x-gzip, identity;q=0.001"];
     for _ in 0..30_000 {
         let v = if rng.chance(3) { rng.bytes(60) } else { rng.mutate_one(ae_samples) };
@@ -299,7 +287,7 @@ fn small_parsers_never_panic() {
 
 #[test]
 fn html_never_panics_and_stays_well_formed() {
-    let mut rng = Rng(SEED ^ 5);
+    let mut rng = Rng::new(SEED ^ 5);
     for round in 0..400 {
         let names: Vec<Vec<u8>> = (0..rng.below(30)).map(|_| rng.bytes(40)).collect();
         let mut entries: Vec<Entry<'_>> = names
@@ -360,7 +348,7 @@ fn html_never_panics_and_stays_well_formed() {
 
 #[test]
 fn responses_never_panic_nor_split_headers() {
-    let mut rng = Rng(SEED ^ 6);
+    let mut rng = Rng::new(SEED ^ 6);
     let statuses: Vec<StatusCode> = [200, 206, 301, 304, 400, 403, 404, 405, 408, 413, 414, 416, 431, 500, 501, 503, 505]
         .iter()
         .map(|&c| StatusCode::from_code(c).unwrap())
@@ -424,7 +412,7 @@ fn responses_never_panic_nor_split_headers() {
 
 #[test]
 fn framing_and_chunks_never_panic() {
-    let mut rng = Rng(SEED ^ 7);
+    let mut rng = Rng::new(SEED ^ 7);
     for _ in 0..5_000 {
         let mut f = Framing::new(*rng.pick(&[Encoding::Identity, Encoding::Gzip, Encoding::Deflate]));
         for _ in 0..rng.below(5) {
@@ -606,7 +594,7 @@ fn check_ranges(value: &[u8], size: u64) -> Ranges {
 
 #[test]
 fn ranges_never_panic_and_agree_with_a_model() {
-    let mut rng = Rng(SEED ^ 8);
+    let mut rng = Rng::new(SEED ^ 8);
     let samples: &[&[u8]] = &[b"bytes=0-499", b"bytes=-500", b"bytes=9500-", b"bytes=0-0,-1", b"bytes=500-600,601-999"];
     let mut compared = 0;
     let mut seen = [0usize; 4];
@@ -657,7 +645,7 @@ fn random_etag(rng: &mut Rng) -> ETag {
 
 #[test]
 fn etags_never_panic_and_match_themselves() {
-    let mut rng = Rng(SEED ^ 9);
+    let mut rng = Rng::new(SEED ^ 9);
     let samples: &[&[u8]] = &[b"\"a\", W/\"b\"", b"*", b"W/\"1-2-3-4\", \"1-2-3-4-gzip\"", b" , \"x,y\" ,"];
     for _ in 0..30_000 {
         let ino = rng.next() >> rng.below(64);
@@ -717,7 +705,7 @@ const CONDITIONAL_REQUESTS: &[&[u8]] = &[
 
 #[test]
 fn conditional_never_panics_and_keeps_its_promises() {
-    let mut rng = Rng(SEED ^ 10);
+    let mut rng = Rng::new(SEED ^ 10);
     let mut seen = [0usize; 4];
     for _ in 0..40_000 {
         let buf = rng.mutate_one(CONDITIONAL_REQUESTS);
