@@ -752,6 +752,14 @@ test_per_cpu() {
     unload
     kill -INT $p 2>/dev/null; wait $p 2>/dev/null
     grep -q "khttpd_accept" /proc/[0-9]*/comm && t_fail "an accept thread is left after rmmod"
+    # per_cpu=0: one listener and one accept thread for all CPUs.
+    load per_cpu=0
+    dmesg | tail -3 | grep -q "(1 listener(s)," || t_fail "per_cpu=0: load line does not say 1 listener(s)"
+    grep -qx "khttpd_accept" /proc/[0-9]*/comm || t_fail "per_cpu=0: no accept thread khttpd_accept"
+    out=$(htstress -n 500 -c 20 -t 2 $BASE/hello.txt)
+    echo "$out" | grep -q '^good requests: *500 ' || { echo "$out"; t_fail "per_cpu=0: not all 500 requests good"; }
+    grep -q '^accepted_cpu' /proc/net/khttpd && t_fail "per_cpu=0: per-listener counts shown"
+    unload
     return 0
 }
 

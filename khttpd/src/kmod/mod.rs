@@ -192,7 +192,7 @@ kernel::module! {
         gid: u32 { default: 65534, permissions: 0o444, description: "Group of that user (no supplementary groups); default nogroup" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
         compress: bool { default: true, permissions: 0o444, description: "gzip/deflate for text-like files of 256 bytes to 1 MiB when the client accepts it (kernel crypto API); 0: never" },
-        per_cpu: bool { default: false, permissions: 0o444, description: "1: a listener and accept thread per online CPU (SO_REUSEPORT, SO_INCOMING_CPU) and a bound workqueue (max_active per CPU), so a connection is accepted and served on the CPU its packets arrive on; 0: one accept thread and an unbound workqueue" },
+        per_cpu: bool { default: true, permissions: 0o444, description: "1 (default): a listener and accept thread per online CPU (SO_REUSEPORT, SO_INCOMING_CPU) and a bound workqueue (max_active per CPU), so a connection is accepted and served on the CPU its packets arrive on; 0: one accept thread and an unbound workqueue" },
         sendfile: bool { default: true, permissions: 0o444, description: "Splice file bodies of 16 KiB and more from the page cache into the socket without copying (0: copy through a buffer)" },
     },
 }
