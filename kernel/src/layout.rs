@@ -38,13 +38,30 @@ pub fn check() -> Result {
         (b::KMODS_LAYOUT_FILE_F_PATH, offset_of!(b::file, f_path), "offsetof(file, f_path)"),
         (b::KMODS_LAYOUT_DIR_CONTEXT_SIZE, size_of::<b::dir_context>(), "sizeof(struct dir_context)"),
     ];
-    let mut ok = expected.len() as u32 == b::KMODS_LAYOUT_COUNT;
-    if !ok {
-        crate::pr_crit!("layout check: table has {} entries, C has {}", expected.len(), b::KMODS_LAYOUT_COUNT);
+    if compare(&expected, b::KMODS_LAYOUT_COUNT, "main", b::rust_helper_layout).is_ok() {
+        Ok(())
+    } else {
+        crate::pr_crit!("refusing to load: the bindings do not match this kernel (rebuild against its headers)");
+        Err(EINVAL)
     }
-    for (item, rust, what) in expected {
-        // SAFETY: rust_helper_layout only returns numbers.
-        let c = unsafe { b::rust_helper_layout(item) };
+}
+
+/// Compares one table of `(item, Rust's value, what)` with what the C helper `lookup`
+/// reports for each item (it has `count` items); logs each mismatch and fails with
+/// `EINVAL` if any. `lookup` must only return numbers (a `sizeof`/`offsetof` switch).
+pub(crate) fn compare(
+    expected: &[(u32, usize, &str)],
+    count: u32,
+    table: &str,
+    lookup: unsafe extern "C" fn(core::ffi::c_uint) -> usize,
+) -> Result {
+    let mut ok = expected.len() == count as usize;
+    if !ok {
+        crate::pr_crit!("layout check: {} table has {} entries, C has {}", table, expected.len(), count);
+    }
+    for &(item, rust, what) in expected {
+        // SAFETY: `lookup` is one of the layout helpers, which only return numbers.
+        let c = unsafe { lookup(item) };
         if c != rust {
             crate::pr_crit!("layout mismatch: {} is {} in C but {} in the Rust bindings", what, c, rust);
             ok = false;
@@ -53,7 +70,6 @@ pub fn check() -> Result {
     if ok {
         Ok(())
     } else {
-        crate::pr_crit!("refusing to load: the bindings do not match this kernel (rebuild against its headers)");
         Err(EINVAL)
     }
 }

@@ -153,7 +153,7 @@ impl Drop for Registration {
 }
 
 /// Compares the C compiler's view of the structs this file and `proc.rs` hand to the
-/// kernel with bindgen's (see `layout.rs`; a separate table so the two can grow apart).
+/// kernel with bindgen's (a separate table from `layout.rs`'s, compared by the same `layout::compare`).
 pub(crate) fn check_layout() -> Result {
     use bindings as b;
     use core::mem::{offset_of, size_of};
@@ -169,21 +169,5 @@ pub(crate) fn check_layout() -> Result {
         (b::KMODS_NETPROC_PROC_OPS_FLAGS, offset_of!(b::proc_ops, proc_flags), "offsetof(proc_ops, proc_flags)"),
         (b::KMODS_NETPROC_IN6_ADDR_SIZE, size_of::<b::in6_addr>(), "sizeof(struct in6_addr)"),
     ];
-    let mut ok = expected.len() as u32 == b::KMODS_NETPROC_COUNT;
-    if !ok {
-        crate::pr_crit!("layout check: netproc table has {} entries, C has {}", expected.len(), b::KMODS_NETPROC_COUNT);
-    }
-    for (item, rust, what) in expected {
-        // SAFETY: rust_helper_layout_netproc only returns numbers.
-        let c = unsafe { b::rust_helper_layout_netproc(item) };
-        if c != rust {
-            crate::pr_crit!("layout mismatch: {} is {} in C but {} in the Rust bindings", what, c, rust);
-            ok = false;
-        }
-    }
-    if ok {
-        Ok(())
-    } else {
-        Err(EINVAL)
-    }
+    crate::layout::compare(&expected, b::KMODS_NETPROC_COUNT, "netproc", b::rust_helper_layout_netproc)
 }
