@@ -4,21 +4,26 @@
 //!
 //! Kept here by hand: `TCP_NEW_SYN_RECV` (state 12; the crate's constants and
 //! `StateFlags` stop at `TCP_CLOSING`), so the state mask is passed with
-//! `StateFlags::from_bits_retain` to reach the kernel bit for bit.
+//! `StateFlags::from_bits_retain` to reach the kernel bit for bit. Socket
+//! replies are decoded as `InetResponseHeader` (the fixed `inet_diag_msg`)
+//! rather than as a whole `SockDiagMessage`: droptw requests no attributes,
+//! and the whole-message path measured ~15% slower (see `read_reply`).
 
 use drop_tcp_socket::tuple::Tuple;
 use netaddr::SocketAddr;
 use netlink_packet_core::{
-    NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_DUMP_INTR,
-    NLM_F_REQUEST,
+    DecodeError, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, Parseable,
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
 };
 use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, TCP_CLOSE, TCP_LISTEN};
 pub use netlink_packet_sock_diag::constants::{
     TCP_CLOSE_WAIT, TCP_CLOSING, TCP_ESTABLISHED, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK,
     TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
 };
-use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
-use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+};
+use netlink_packet_sock_diag::{SockDiagMessage, SOCK_DIAG_BY_FAMILY};
 use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 use std::io;
 use std::net::IpAddr;
@@ -115,31 +120,9 @@ impl Diag {
         let mut interrupted = false;
         loop {
             let n = self.recv()?;
-            let mut msgs = self.buf.get(..n).unwrap_or(&[]);
-            while !msgs.is_empty() {
-                // Frame first (length and sequence number), so a stale reply
-                // is skipped without decoding its payload.
-                let frame = NetlinkBuffer::new_checked(msgs).map_err(|_| malformed())?;
-                let len = frame.length() as usize;
-                let this = &msgs[..len];
-                msgs = msgs.get(align4(len)..).unwrap_or(&[]);
-                if frame.sequence_number() != seq {
-                    continue; // stale reply to an earlier request
-                }
-                if frame.flags() & NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
-                let msg = NetlinkMessage::<SockDiagMessage>::deserialize(this).map_err(|e| {
-                    io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}"))
-                })?;
-                match msg.payload {
-                    NetlinkPayload::Done(_) => return Ok((socks, interrupted)),
-                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
-                    NetlinkPayload::InnerMessage(SockDiagMessage::InetResponse(r)) => {
-                        socks.push(to_sock(r.header.state, &r.header.socket_id));
-                    }
-                    _ => {}
-                }
+            let msgs = self.buf.get(..n).unwrap_or(&[]);
+            if read_reply(msgs, seq, &mut socks, &mut interrupted)? {
+                return Ok((socks, interrupted));
             }
         }
     }
@@ -198,6 +181,50 @@ fn request(family: Family, states: u32, seq: u32) -> NetlinkMessage<SockDiagMess
     NetlinkMessage::new(hdr, SockDiagMessage::InetRequest(req).into())
 }
 
+/// Decodes one datagram of the reply to request `seq`: appends its sockets
+/// to `socks`, notes NLM_F_DUMP_INTR in `interrupted`, and returns true at
+/// NLMSG_DONE. Replies to other requests are skipped; an NLMSG_ERROR with a
+/// non-zero code is returned as that errno.
+fn read_reply(
+    mut msgs: &[u8],
+    seq: u32,
+    socks: &mut Vec<Sock>,
+    interrupted: &mut bool,
+) -> io::Result<bool> {
+    let bad =
+        |e: DecodeError| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}"));
+    while !msgs.is_empty() {
+        // Frame first (length and sequence number), so a stale reply is
+        // skipped without decoding its payload.
+        let frame = NetlinkBuffer::new_checked(msgs).map_err(|_| malformed())?;
+        let len = frame.length() as usize;
+        let this = &msgs[..len];
+        msgs = msgs.get(align4(len)..).unwrap_or(&[]);
+        if frame.sequence_number() != seq {
+            continue; // stale reply to an earlier request
+        }
+        if frame.flags() & NLM_F_DUMP_INTR != 0 {
+            *interrupted = true;
+        }
+        if frame.message_type() == SOCK_DIAG_BY_FAMILY {
+            // The fixed inet_diag_msg only. droptw asks for no extensions, and
+            // decoding the whole SockDiagMessage (boxed, with its attribute
+            // list) cost ~15% more time on 56k sockets than the old
+            // hand-laid code; this path costs the same (see the commit log).
+            let r = InetResponseHeader::parse(frame.payload()).map_err(bad)?;
+            socks.push(to_sock(r.state, &r.socket_id));
+            continue;
+        }
+        let msg = NetlinkMessage::<SockDiagMessage>::deserialize(this).map_err(bad)?;
+        match msg.payload {
+            NetlinkPayload::Done(_) => return Ok(true),
+            NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
 fn align4(n: usize) -> usize {
     n.saturating_add(3) & !3
 }
@@ -239,4 +266,151 @@ pub fn query(families: &[Family], states: u32, lenient: bool) -> io::Result<Vec<
         }
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The kernel's byte layouts (`linux/netlink.h`, `linux/inet_diag.h`)
+    //! written out by hand here, as an independent check of the crates.
+    use super::*;
+
+    fn nlmsg(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = 16 + payload.len();
+        let mut m = Vec::new();
+        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&ty.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(align4(len), 0);
+        m
+    }
+
+    /// `struct inet_diag_msg` (72 bytes) plus `attrs`.
+    fn diag_msg(
+        af: u8,
+        state: u8,
+        src: &[u8],
+        sport: u16,
+        dst: &[u8],
+        dport: u16,
+        attrs: &[u8],
+    ) -> Vec<u8> {
+        let mut m = vec![af, state, 0, 0];
+        m.extend_from_slice(&sport.to_be_bytes());
+        m.extend_from_slice(&dport.to_be_bytes());
+        let mut a = [0u8; 16];
+        a[..src.len()].copy_from_slice(src);
+        m.extend_from_slice(&a);
+        let mut a = [0u8; 16];
+        a[..dst.len()].copy_from_slice(dst);
+        m.extend_from_slice(&a);
+        m.extend_from_slice(&[0; 4 + 8]); // ifindex, cookie
+        m.extend_from_slice(&[0; 5 * 4]); // expires, rqueue, wqueue, uid, inode
+        assert_eq!(m.len(), 72);
+        m.extend_from_slice(attrs);
+        m
+    }
+
+    const DONE: u16 = 3;
+    const ERROR: u16 = 2;
+
+    #[test]
+    fn request_is_the_kernel_layout() {
+        for (family, af) in [(Family::V4, 2u8), (Family::V6, 10)] {
+            let states = (1 << TCP_TIME_WAIT) | (1 << TCP_NEW_SYN_RECV);
+            let mut msg = request(family, states, 7);
+            msg.finalize();
+            let mut b = vec![0; msg.buffer_len()];
+            msg.serialize(&mut b);
+            // nlmsghdr: len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, pid 0
+            let mut want = nlmsg(20, 0x301, 7, &[]);
+            want[..4].copy_from_slice(&72u32.to_ne_bytes());
+            // inet_diag_req_v2: family, IPPROTO_TCP, no extensions, pad, states
+            want.extend_from_slice(&[af, 6, 0, 0]);
+            want.extend_from_slice(&states.to_ne_bytes());
+            // inet_diag_sockid: wildcard ports, addresses and ifindex; no cookie
+            want.extend_from_slice(&[0; 2 + 2 + 16 + 16 + 4]);
+            want.extend_from_slice(&[0xff; 8]);
+            assert_eq!(b, want, "{family:?}");
+        }
+        // Every bit of the mask reaches the kernel, named by the crate or not.
+        let mut msg = request(Family::V4, ALL_STATES, 1);
+        msg.finalize();
+        let mut b = vec![0; msg.buffer_len()];
+        msg.serialize(&mut b);
+        assert_eq!(b[20..24], ALL_STATES.to_ne_bytes());
+    }
+
+    #[test]
+    fn reply_sockets_stale_and_done() {
+        let lo4 = [127, 0, 0, 1];
+        let mut mapped = [0u8; 16];
+        mapped[10..12].copy_from_slice(&[0xff, 0xff]);
+        mapped[12..].copy_from_slice(&lo4);
+        // INET_DIAG_SHUTDOWN (8), u8 0, padded: attributes are skipped.
+        let shutdown = [5, 0, 8, 0, 0, 0, 0, 0];
+        let mut d = Vec::new();
+        d.extend(nlmsg(20, 2, 4, &[0xee; 3])); // stale and short: not decoded
+        d.extend(nlmsg(20, 2, 5, &diag_msg(2, TCP_TIME_WAIT, &lo4, 41234, &lo4, 8081, &[])));
+        d.extend(nlmsg(
+            20,
+            2 | NLM_F_DUMP_INTR,
+            5,
+            &diag_msg(10, TCP_NEW_SYN_RECV, &mapped, 80, &mapped, 40000, &shutdown),
+        ));
+        d.extend(nlmsg(ERROR, 0, 5, &[0; 20])); // an ack (code 0): ignored
+        let (mut socks, mut intr) = (Vec::new(), false);
+        assert!(!read_reply(&d, 5, &mut socks, &mut intr).unwrap());
+        assert!(intr);
+        assert_eq!(
+            socks,
+            [
+                Sock {
+                    tuple: Tuple {
+                        local: SocketAddr::V4(lo4, 41234),
+                        remote: SocketAddr::V4(lo4, 8081),
+                    },
+                    state: TCP_TIME_WAIT,
+                },
+                Sock {
+                    tuple: Tuple {
+                        local: SocketAddr::V6(mapped, 80),
+                        remote: SocketAddr::V6(mapped, 40000),
+                    },
+                    state: TCP_NEW_SYN_RECV,
+                },
+            ]
+        );
+        assert_eq!(state_name(socks[1].state), "SYN-RECV");
+        // NLMSG_DONE ends the dump; an empty one too (older kernels).
+        for done in [nlmsg(DONE, 2, 5, &[0; 4]), nlmsg(DONE, 2, 5, &[])] {
+            assert!(read_reply(&done, 5, &mut socks, &mut intr).unwrap());
+        }
+        assert_eq!(socks.len(), 2);
+    }
+
+    #[test]
+    fn reply_errors() {
+        let (mut socks, mut intr) = (Vec::new(), false);
+        let mut err = (-libc::ENOENT).to_ne_bytes().to_vec();
+        err.extend_from_slice(&[0; 16]);
+        let e = read_reply(&nlmsg(ERROR, 0, 1, &err), 1, &mut socks, &mut intr).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        // The same error for another request is not ours.
+        assert!(!read_reply(&nlmsg(ERROR, 0, 2, &err), 1, &mut socks, &mut intr).unwrap());
+
+        // Length field past the datagram, or below a header.
+        let mut m = nlmsg(DONE, 2, 1, &[0; 4]);
+        m[..4].copy_from_slice(&100u32.to_ne_bytes());
+        for bad in [m, vec![0; 8]] {
+            let e = read_reply(&bad, 1, &mut socks, &mut intr).unwrap_err();
+            assert_eq!(e.to_string(), "sock_diag: malformed netlink message");
+        }
+        // An inet_diag_msg cut short.
+        let e = read_reply(&nlmsg(20, 2, 1, &[2; 40]), 1, &mut socks, &mut intr).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(socks.is_empty());
+    }
 }
