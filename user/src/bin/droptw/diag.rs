@@ -7,7 +7,7 @@
 //! `StateFlags::from_bits_retain` to reach the kernel bit for bit. Socket
 //! replies are decoded as `InetResponseHeader` (the fixed `inet_diag_msg`)
 //! rather than as a whole `SockDiagMessage`: droptw requests no attributes,
-//! and the whole-message path measured ~15% slower (see `read_reply`).
+//! and the whole-message path measured 11-18% slower (see `read_reply`).
 
 use drop_tcp_socket::tuple::Tuple;
 use netaddr::SocketAddr;
@@ -209,7 +209,7 @@ fn read_reply(
         if frame.message_type() == SOCK_DIAG_BY_FAMILY {
             // The fixed inet_diag_msg only. droptw asks for no extensions, and
             // decoding the whole SockDiagMessage (boxed, with its attribute
-            // list) cost ~15% more time on 56k sockets than the old
+            // list) cost 11-18% more time on 56k sockets than the old
             // hand-laid code; this path costs the same (see the commit log).
             let r = InetResponseHeader::parse(frame.payload()).map_err(bad)?;
             socks.push(to_sock(r.state, &r.socket_id));
