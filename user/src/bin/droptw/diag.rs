@@ -1,29 +1,34 @@
-//! TCP socket listing through NETLINK_SOCK_DIAG (inet_diag), with the kernel
-//! structs laid out by hand (`linux/netlink.h`, `linux/inet_diag.h`).
+//! TCP socket listing through NETLINK_SOCK_DIAG (inet_diag), with the
+//! messages built and parsed by `netlink-packet-sock-diag` and
+//! `netlink-packet-core`, over a `netlink-sys` socket.
+//!
+//! Kept here by hand: `TCP_NEW_SYN_RECV` (state 12; the crate's constants and
+//! `StateFlags` stop at `TCP_CLOSING`), so the state mask is passed with
+//! `StateFlags::from_bits_retain` to reach the kernel bit for bit. Socket
+//! replies are decoded as `InetResponseHeader` (the fixed `inet_diag_msg`)
+//! rather than as a whole `SockDiagMessage`: droptw requests no attributes,
+//! and the whole-message path measured 11-18% slower (see `read_reply`).
 
 use drop_tcp_socket::tuple::Tuple;
 use netaddr::SocketAddr;
+use netlink_packet_core::{
+    DecodeError, NetlinkBuffer, NetlinkHeader, NetlinkMessage, NetlinkPayload, Parseable,
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
+};
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, TCP_CLOSE, TCP_LISTEN};
+pub use netlink_packet_sock_diag::constants::{
+    TCP_CLOSE_WAIT, TCP_CLOSING, TCP_ESTABLISHED, TCP_FIN_WAIT1, TCP_FIN_WAIT2, TCP_LAST_ACK,
+    TCP_SYN_RECV, TCP_SYN_SENT, TCP_TIME_WAIT,
+};
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+};
+use netlink_packet_sock_diag::{SockDiagMessage, SOCK_DIAG_BY_FAMILY};
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket};
 use std::io;
-use std::mem::size_of;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::IpAddr;
 
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_DUMP: u16 = 0x100 | 0x200; // NLM_F_ROOT | NLM_F_MATCH
-const NLM_F_DUMP_INTR: u16 = 0x10;
-
-/// Kernel TCP states (`include/net/tcp_states.h`).
-pub const TCP_ESTABLISHED: u8 = 1;
-pub const TCP_SYN_SENT: u8 = 2;
-pub const TCP_SYN_RECV: u8 = 3;
-pub const TCP_FIN_WAIT1: u8 = 4;
-pub const TCP_FIN_WAIT2: u8 = 5;
-pub const TCP_TIME_WAIT: u8 = 6;
-pub const TCP_CLOSE_WAIT: u8 = 8;
-pub const TCP_LAST_ACK: u8 = 9;
-pub const TCP_CLOSING: u8 = 11;
+/// Request-socket state (`include/net/tcp_states.h`); not in the crate.
 pub const TCP_NEW_SYN_RECV: u8 = 12;
 
 /// Bit mask for `idiag_states` covering every state.
@@ -38,83 +43,14 @@ pub fn state_name(state: u8) -> &'static str {
         TCP_FIN_WAIT1 => "FIN-WAIT-1",
         TCP_FIN_WAIT2 => "FIN-WAIT-2",
         TCP_TIME_WAIT => "TIME-WAIT",
-        7 => "CLOSE",
+        TCP_CLOSE => "CLOSE",
         TCP_CLOSE_WAIT => "CLOSE-WAIT",
         TCP_LAST_ACK => "LAST-ACK",
-        10 => "LISTEN",
+        TCP_LISTEN => "LISTEN",
         TCP_CLOSING => "CLOSING",
         _ => "UNKNOWN",
     }
 }
-
-/// `struct nlmsghdr`
-#[allow(dead_code)] // full kernel layout, not every field is read
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct NlMsgHdr {
-    len: u32,
-    ty: u16,
-    flags: u16,
-    seq: u32,
-    pid: u32,
-}
-
-/// `struct inet_diag_sockid`: ports and addresses in network order.
-#[allow(dead_code)] // full kernel layout, not every field is read
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct InetDiagSockId {
-    sport: [u8; 2],
-    dport: [u8; 2],
-    src: [u8; 16],
-    dst: [u8; 16],
-    ifindex: u32,
-    cookie: [u32; 2],
-}
-
-/// `struct inet_diag_req_v2`
-#[allow(dead_code)] // full kernel layout, not every field is read
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct InetDiagReqV2 {
-    family: u8,
-    protocol: u8,
-    ext: u8,
-    pad: u8,
-    states: u32,
-    id: InetDiagSockId,
-}
-
-/// `struct inet_diag_msg`
-#[allow(dead_code)] // full kernel layout, not every field is read
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct InetDiagMsg {
-    family: u8,
-    state: u8,
-    timer: u8,
-    retrans: u8,
-    id: InetDiagSockId,
-    expires: u32,
-    rqueue: u32,
-    wqueue: u32,
-    uid: u32,
-    inode: u32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct Request {
-    hdr: NlMsgHdr,
-    req: InetDiagReqV2,
-}
-
-// The kernel ABI sizes; no padding anywhere, so the structs can be sent as bytes.
-const _: () = assert!(size_of::<NlMsgHdr>() == 16);
-const _: () = assert!(size_of::<InetDiagSockId>() == 48);
-const _: () = assert!(size_of::<InetDiagReqV2>() == 56);
-const _: () = assert!(size_of::<InetDiagMsg>() == 72);
-const _: () = assert!(size_of::<Request>() == 72);
 
 /// One socket as reported by the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,36 +69,27 @@ pub enum Family {
 impl Family {
     fn af(self) -> u8 {
         match self {
-            Family::V4 => libc::AF_INET as u8,
-            Family::V6 => libc::AF_INET6 as u8,
+            Family::V4 => AF_INET,
+            Family::V6 => AF_INET6,
         }
     }
 }
 
 /// A NETLINK_SOCK_DIAG socket.
 pub struct Diag {
-    fd: OwnedFd,
+    sock: Socket,
     seq: u32,
     buf: Vec<u8>,
 }
 
+fn malformed() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, "sock_diag: malformed netlink message")
+}
+
 impl Diag {
     pub fn open() -> io::Result<Diag> {
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_SOCK_DIAG,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Diag {
-            fd,
+            sock: Socket::new(NETLINK_SOCK_DIAG)?,
             seq: 0,
             buf: vec![0; 64 * 1024],
         })
@@ -187,118 +114,41 @@ impl Diag {
     fn dump_once(&mut self, family: Family, states: u32) -> io::Result<(Vec<Sock>, bool)> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let req = Request {
-            hdr: NlMsgHdr {
-                len: size_of::<Request>() as u32,
-                ty: SOCK_DIAG_BY_FAMILY,
-                flags: NLM_F_REQUEST | NLM_F_DUMP,
-                seq,
-                pid: 0,
-            },
-            req: InetDiagReqV2 {
-                family: family.af(),
-                protocol: libc::IPPROTO_TCP as u8,
-                ext: 0,
-                pad: 0,
-                states,
-                id: InetDiagSockId {
-                    sport: [0; 2],
-                    dport: [0; 2],
-                    src: [0; 16],
-                    dst: [0; 16],
-                    ifindex: 0,
-                    cookie: [!0; 2], // INET_DIAG_NOCOOKIE
-                },
-            },
-        };
-        // SAFETY: zeroed sockaddr_nl is valid; we set the family (kernel as peer).
-        let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: req is a padding-free repr(C) value read as bytes for its
-        // full size; kernel is a valid sockaddr_nl.
-        let sent = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                (&req as *const Request).cast(),
-                size_of::<Request>(),
-                0,
-                (&kernel as *const libc::sockaddr_nl).cast(),
-                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if sent < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        self.send(request(family, states, seq))?;
 
         let mut socks = Vec::new();
         let mut interrupted = false;
         loop {
             let n = self.recv()?;
-            let mut msgs = self.buf.get(..n).unwrap_or(&[]);
-            while msgs.len() >= size_of::<NlMsgHdr>() {
-                // SAFETY: at least a header's worth of bytes; any bit pattern
-                // is a valid NlMsgHdr; read_unaligned needs no alignment.
-                let hdr: NlMsgHdr = unsafe { std::ptr::read_unaligned(msgs.as_ptr().cast()) };
-                let len = hdr.len as usize;
-                if len < size_of::<NlMsgHdr>() || len > msgs.len() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "sock_diag: malformed netlink message",
-                    ));
-                }
-                let payload = &msgs[size_of::<NlMsgHdr>()..len];
-                msgs = msgs.get(align4(len)..).unwrap_or(&[]);
-                if hdr.seq != seq {
-                    continue; // stale reply to an earlier request
-                }
-                if hdr.flags & NLM_F_DUMP_INTR != 0 {
-                    interrupted = true;
-                }
-                match hdr.ty {
-                    NLMSG_DONE => return Ok((socks, interrupted)),
-                    NLMSG_ERROR => {
-                        let errno = payload
-                            .get(..4)
-                            .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                            .unwrap_or(-libc::EPROTO);
-                        if errno != 0 {
-                            return Err(io::Error::from_raw_os_error(-errno));
-                        }
-                    }
-                    SOCK_DIAG_BY_FAMILY if payload.len() >= size_of::<InetDiagMsg>() => {
-                        // SAFETY: length checked; plain integer fields.
-                        let m: InetDiagMsg =
-                            unsafe { std::ptr::read_unaligned(payload.as_ptr().cast()) };
-                        if let Some(s) = to_sock(&m) {
-                            socks.push(s);
-                        }
-                    }
-                    _ => {}
-                }
+            let msgs = self.buf.get(..n).unwrap_or(&[]);
+            if read_reply(msgs, seq, &mut socks, &mut interrupted)? {
+                return Ok((socks, interrupted));
+            }
+        }
+    }
+
+    fn send(&self, mut msg: NetlinkMessage<SockDiagMessage>) -> io::Result<()> {
+        msg.finalize();
+        let mut bytes = vec![0; msg.buffer_len()];
+        msg.serialize(&mut bytes);
+        // To the kernel (port 0); the socket is not connected.
+        let kernel = netlink_sys::SocketAddr::new(0, 0);
+        loop {
+            match self.sock.send_to(&bytes, &kernel, 0) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r.map(drop),
             }
         }
     }
 
     fn recv(&mut self) -> io::Result<usize> {
         loop {
-            // SAFETY: buf is valid for writes of its length. MSG_TRUNC makes the
-            // kernel report the full datagram length so truncation is detected.
-            let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_TRUNC,
-                )
+            // MSG_TRUNC makes the kernel report the full datagram length so
+            // truncation is detected.
+            let n = match self.sock.recv(&mut self.buf.as_mut_slice(), libc::MSG_TRUNC) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => r?,
             };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
-            let n = n as usize;
             if n > self.buf.len() {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -310,28 +160,89 @@ impl Diag {
     }
 }
 
+/// The dump request: TCP sockets of `family` in the states of `states`.
+fn request(family: Family, states: u32, seq: u32) -> NetlinkMessage<SockDiagMessage> {
+    let mut hdr = NetlinkHeader::default();
+    hdr.flags = NLM_F_REQUEST | NLM_F_DUMP;
+    hdr.sequence_number = seq;
+    let mut socket_id = match family {
+        Family::V4 => SocketId::new_v4(),
+        Family::V6 => SocketId::new_v6(),
+    };
+    socket_id.cookie = [0xff; 8]; // INET_DIAG_NOCOOKIE
+    let req = InetRequest {
+        family: family.af(),
+        protocol: IPPROTO_TCP,
+        extensions: ExtensionFlags::empty(),
+        // Bit for bit, including bits the crate has no name for (NEW_SYN_RECV).
+        states: StateFlags::from_bits_retain(states),
+        socket_id,
+    };
+    NetlinkMessage::new(hdr, SockDiagMessage::InetRequest(req).into())
+}
+
+/// Decodes one datagram of the reply to request `seq`: appends its sockets
+/// to `socks`, notes NLM_F_DUMP_INTR in `interrupted`, and returns true at
+/// NLMSG_DONE. Replies to other requests are skipped; an NLMSG_ERROR with a
+/// non-zero code is returned as that errno.
+fn read_reply(
+    mut msgs: &[u8],
+    seq: u32,
+    socks: &mut Vec<Sock>,
+    interrupted: &mut bool,
+) -> io::Result<bool> {
+    let bad =
+        |e: DecodeError| io::Error::new(io::ErrorKind::InvalidData, format!("sock_diag: {e}"));
+    while !msgs.is_empty() {
+        // Frame first (length and sequence number), so a stale reply is
+        // skipped without decoding its payload.
+        let frame = NetlinkBuffer::new_checked(msgs).map_err(|_| malformed())?;
+        let len = frame.length() as usize;
+        let this = &msgs[..len];
+        msgs = msgs.get(align4(len)..).unwrap_or(&[]);
+        if frame.sequence_number() != seq {
+            continue; // stale reply to an earlier request
+        }
+        if frame.flags() & NLM_F_DUMP_INTR != 0 {
+            *interrupted = true;
+        }
+        if frame.message_type() == SOCK_DIAG_BY_FAMILY {
+            // The fixed inet_diag_msg only. droptw asks for no extensions, and
+            // decoding the whole SockDiagMessage (boxed, with its attribute
+            // list) cost 11-18% more time on 56k sockets than the old
+            // hand-laid code; this path costs the same (see the commit log).
+            let r = InetResponseHeader::parse(frame.payload()).map_err(bad)?;
+            socks.push(to_sock(r.state, &r.socket_id));
+            continue;
+        }
+        let msg = NetlinkMessage::<SockDiagMessage>::deserialize(this).map_err(bad)?;
+        match msg.payload {
+            NetlinkPayload::Done(_) => return Ok(true),
+            NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
 fn align4(n: usize) -> usize {
     n.saturating_add(3) & !3
 }
 
-fn to_sock(m: &InetDiagMsg) -> Option<Sock> {
-    let sport = u16::from_be_bytes(m.id.sport);
-    let dport = u16::from_be_bytes(m.id.dport);
-    let (local, remote) = match m.family as i32 {
-        libc::AF_INET => {
-            let v4 = |a: &[u8; 16]| [a[0], a[1], a[2], a[3]];
-            (
-                SocketAddr::V4(v4(&m.id.src), sport),
-                SocketAddr::V4(v4(&m.id.dst), dport),
-            )
-        }
-        libc::AF_INET6 => (SocketAddr::V6(m.id.src, sport), SocketAddr::V6(m.id.dst, dport)),
-        _ => return None,
+/// Ports come host-order from the crate; IPv4 stays IPv4 and IPv6 (mapped
+/// IPv4 included) stays IPv6, as the kernel reported it.
+fn to_sock(state: u8, id: &SocketId) -> Sock {
+    let addr = |ip: IpAddr, port| match ip {
+        IpAddr::V4(a) => SocketAddr::V4(a.octets(), port),
+        IpAddr::V6(a) => SocketAddr::V6(a.octets(), port),
     };
-    Some(Sock {
-        tuple: Tuple { local, remote },
-        state: m.state,
-    })
+    Sock {
+        tuple: Tuple {
+            local: addr(id.source_address, id.source_port),
+            remote: addr(id.destination_address, id.destination_port),
+        },
+        state,
+    }
 }
 
 /// Dumps every family in `families`. A family the kernel does not know
@@ -355,4 +266,151 @@ pub fn query(families: &[Family], states: u32, lenient: bool) -> io::Result<Vec<
         }
     }
     Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The kernel's byte layouts (`linux/netlink.h`, `linux/inet_diag.h`)
+    //! written out by hand here, as an independent check of the crates.
+    use super::*;
+
+    fn nlmsg(ty: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = 16 + payload.len();
+        let mut m = Vec::new();
+        m.extend_from_slice(&(len as u32).to_ne_bytes());
+        m.extend_from_slice(&ty.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&0u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        m.resize(align4(len), 0);
+        m
+    }
+
+    /// `struct inet_diag_msg` (72 bytes) plus `attrs`.
+    fn diag_msg(
+        af: u8,
+        state: u8,
+        src: &[u8],
+        sport: u16,
+        dst: &[u8],
+        dport: u16,
+        attrs: &[u8],
+    ) -> Vec<u8> {
+        let mut m = vec![af, state, 0, 0];
+        m.extend_from_slice(&sport.to_be_bytes());
+        m.extend_from_slice(&dport.to_be_bytes());
+        let mut a = [0u8; 16];
+        a[..src.len()].copy_from_slice(src);
+        m.extend_from_slice(&a);
+        let mut a = [0u8; 16];
+        a[..dst.len()].copy_from_slice(dst);
+        m.extend_from_slice(&a);
+        m.extend_from_slice(&[0; 4 + 8]); // ifindex, cookie
+        m.extend_from_slice(&[0; 5 * 4]); // expires, rqueue, wqueue, uid, inode
+        assert_eq!(m.len(), 72);
+        m.extend_from_slice(attrs);
+        m
+    }
+
+    const DONE: u16 = 3;
+    const ERROR: u16 = 2;
+
+    #[test]
+    fn request_is_the_kernel_layout() {
+        for (family, af) in [(Family::V4, 2u8), (Family::V6, 10)] {
+            let states = (1 << TCP_TIME_WAIT) | (1 << TCP_NEW_SYN_RECV);
+            let mut msg = request(family, states, 7);
+            msg.finalize();
+            let mut b = vec![0; msg.buffer_len()];
+            msg.serialize(&mut b);
+            // nlmsghdr: len, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, pid 0
+            let mut want = nlmsg(20, 0x301, 7, &[]);
+            want[..4].copy_from_slice(&72u32.to_ne_bytes());
+            // inet_diag_req_v2: family, IPPROTO_TCP, no extensions, pad, states
+            want.extend_from_slice(&[af, 6, 0, 0]);
+            want.extend_from_slice(&states.to_ne_bytes());
+            // inet_diag_sockid: wildcard ports, addresses and ifindex; no cookie
+            want.extend_from_slice(&[0; 2 + 2 + 16 + 16 + 4]);
+            want.extend_from_slice(&[0xff; 8]);
+            assert_eq!(b, want, "{family:?}");
+        }
+        // Every bit of the mask reaches the kernel, named by the crate or not.
+        let mut msg = request(Family::V4, ALL_STATES, 1);
+        msg.finalize();
+        let mut b = vec![0; msg.buffer_len()];
+        msg.serialize(&mut b);
+        assert_eq!(b[20..24], ALL_STATES.to_ne_bytes());
+    }
+
+    #[test]
+    fn reply_sockets_stale_and_done() {
+        let lo4 = [127, 0, 0, 1];
+        let mut mapped = [0u8; 16];
+        mapped[10..12].copy_from_slice(&[0xff, 0xff]);
+        mapped[12..].copy_from_slice(&lo4);
+        // INET_DIAG_SHUTDOWN (8), u8 0, padded: attributes are skipped.
+        let shutdown = [5, 0, 8, 0, 0, 0, 0, 0];
+        let mut d = Vec::new();
+        d.extend(nlmsg(20, 2, 4, &[0xee; 3])); // stale and short: not decoded
+        d.extend(nlmsg(20, 2, 5, &diag_msg(2, TCP_TIME_WAIT, &lo4, 41234, &lo4, 8081, &[])));
+        d.extend(nlmsg(
+            20,
+            2 | NLM_F_DUMP_INTR,
+            5,
+            &diag_msg(10, TCP_NEW_SYN_RECV, &mapped, 80, &mapped, 40000, &shutdown),
+        ));
+        d.extend(nlmsg(ERROR, 0, 5, &[0; 20])); // an ack (code 0): ignored
+        let (mut socks, mut intr) = (Vec::new(), false);
+        assert!(!read_reply(&d, 5, &mut socks, &mut intr).unwrap());
+        assert!(intr);
+        assert_eq!(
+            socks,
+            [
+                Sock {
+                    tuple: Tuple {
+                        local: SocketAddr::V4(lo4, 41234),
+                        remote: SocketAddr::V4(lo4, 8081),
+                    },
+                    state: TCP_TIME_WAIT,
+                },
+                Sock {
+                    tuple: Tuple {
+                        local: SocketAddr::V6(mapped, 80),
+                        remote: SocketAddr::V6(mapped, 40000),
+                    },
+                    state: TCP_NEW_SYN_RECV,
+                },
+            ]
+        );
+        assert_eq!(state_name(socks[1].state), "SYN-RECV");
+        // NLMSG_DONE ends the dump; an empty one too (older kernels).
+        for done in [nlmsg(DONE, 2, 5, &[0; 4]), nlmsg(DONE, 2, 5, &[])] {
+            assert!(read_reply(&done, 5, &mut socks, &mut intr).unwrap());
+        }
+        assert_eq!(socks.len(), 2);
+    }
+
+    #[test]
+    fn reply_errors() {
+        let (mut socks, mut intr) = (Vec::new(), false);
+        let mut err = (-libc::ENOENT).to_ne_bytes().to_vec();
+        err.extend_from_slice(&[0; 16]);
+        let e = read_reply(&nlmsg(ERROR, 0, 1, &err), 1, &mut socks, &mut intr).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        // The same error for another request is not ours.
+        assert!(!read_reply(&nlmsg(ERROR, 0, 2, &err), 1, &mut socks, &mut intr).unwrap());
+
+        // Length field past the datagram, or below a header.
+        let mut m = nlmsg(DONE, 2, 1, &[0; 4]);
+        m[..4].copy_from_slice(&100u32.to_ne_bytes());
+        for bad in [m, vec![0; 8]] {
+            let e = read_reply(&bad, 1, &mut socks, &mut intr).unwrap_err();
+            assert_eq!(e.to_string(), "sock_diag: malformed netlink message");
+        }
+        // An inet_diag_msg cut short.
+        let e = read_reply(&nlmsg(20, 2, 1, &[2; 40]), 1, &mut socks, &mut intr).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(socks.is_empty());
+    }
 }
