@@ -451,13 +451,14 @@ struct RefusalLog {
 }
 
 impl RefusalLog {
-    fn note<H: Handler>(&mut self, shared: &Shared<H>) {
+    /// `open`: the connections open before this one.
+    fn note<H: Handler>(&mut self, shared: &Shared<H>, open: usize) {
         let total = shared.stats.refused.fetch_add(1, Ordering::Relaxed) + 1;
         let now = kernel::time::monotonic_ms();
         if self.logged == 0 || now.saturating_sub(self.last_ms) >= REFUSAL_LOG_MS {
             pr_warn!(
                 "connection limit reached ({} open, max_connections {}): refused {} connection(s) since the last report, {} in all",
-                shared.stats.open(),
+                open,
                 shared.max_connections,
                 total - self.logged,
                 total
@@ -474,19 +475,34 @@ fn add_connection<H: Handler>(
     stream: TcpStream,
     refusals: &mut RefusalLog,
 ) -> Result {
-    let open = shared.stats.open();
+    // Take a place first and check after: with an accept thread per CPU, a check
+    // followed by a later increment would let several threads pass the limit at once.
+    // Every return before the connection exists gives the place back.
+    let open = shared.stats.open.fetch_add(1, Ordering::Relaxed);
+    let give_back = || {
+        shared.stats.open.fetch_sub(1, Ordering::Relaxed);
+    };
     let state = if open < shared.max_connections {
-        shared.handler.new_state()?
+        match shared.handler.new_state() {
+            Ok(state) => state,
+            Err(e) => {
+                give_back();
+                return Err(e);
+            }
+        }
     } else {
-        refusals.note(shared);
+        refusals.note(shared, open);
         match shared.handler.refusal_state() {
             Some(state) if open < shared.max_connections.saturating_add(REFUSING_MAX) => state,
             // Dropping the stream closes it.
-            _ => return Ok(()),
+            _ => {
+                give_back();
+                return Ok(());
+            }
         }
     };
     stream.set_nodelay();
-    let mut conn = workqueue::new_work_item(Conn {
+    let conn = workqueue::new_work_item(Conn {
         work: Work::new(),
         timer: Timer::new(),
         links: Links::new(),
@@ -495,12 +511,22 @@ fn add_connection<H: Handler>(
         closed: AtomicBool::new(false),
         registry,
         shared: shared.clone(),
-    })?;
-    timer::init(&mut conn)?;
+    });
+    let mut conn = match conn {
+        Ok(conn) => conn,
+        Err(e) => {
+            give_back();
+            return Err(e);
+        }
+    };
+    if let Err(e) = timer::init(&mut conn) {
+        give_back();
+        return Err(e);
+    }
+    // From here on the place is given back by Conn::close.
     if let Some(listener) = shared.stats.listeners.get(registry) {
         listener.accepted.fetch_add(1, Ordering::Relaxed);
     }
-    shared.stats.open.fetch_add(1, Ordering::Relaxed);
     let pushed = match shared.registries.get(registry) {
         Some(list) => list.push(conn.clone()),
         None => Err(conn.clone()),
