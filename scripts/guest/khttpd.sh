@@ -617,7 +617,12 @@ test_idle_timeout() {
 # ordinary clients are served at once.
 test_head_deadline() {
     load header_timeout_ms=3000 max_connections=1000
-    slowclient trickle --addr 127.0.0.1:$PORT -n 300 --interval-ms 1000 --max-secs 30 > /tmp/trickle.out 2>&1 &
+    # The deadline runs from the accept and the client sends its first bytes only once
+    # all are connected (slowclient prints how long that took): on the sanitizer kernel
+    # (T_SLOW) 300 connects can outlast the 3 s, and the first connections are then
+    # closed as silent ones, without a 408 (seen: 56 of 300).
+    n=300; [ "${T_SLOW:-0}" = 1 ] && n=100
+    slowclient trickle --addr 127.0.0.1:$PORT -n $n --interval-ms 1000 --max-secs 30 > /tmp/trickle.out 2>&1 &
     tp=$!
     sleep 1
     slow=0
@@ -631,8 +636,8 @@ test_head_deadline() {
     [ $slow -le 1 ] || t_fail "$slow of 5 ordinary requests took over a second during the trickle"
     wait $tp
     cat /tmp/trickle.out
-    grep -q '^closed: 300 of 300$' /tmp/trickle.out || t_fail "not every trickling client was closed"
-    grep -q '^answered 408: 300$' /tmp/trickle.out || t_fail "not every trickling client got 408"
+    grep -q "^closed: $n of $n\$" /tmp/trickle.out || t_fail "not every trickling client was closed"
+    grep -q "^answered 408: $n\$" /tmp/trickle.out || t_fail "not every trickling client got 408"
     last=$(sed -n 's/^last closed after: \([0-9.]*\) s$/\1/p' /tmp/trickle.out)
     # 3 s deadline + the clients' own connect time + slack for the emulated CPU
     awk -v t="$last" 'BEGIN { exit !(t != "" && t <= 8.0) }' || t_fail "last trickling client closed after $last s (deadline 3 s)"

@@ -139,8 +139,12 @@ fn connect_all(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
 fn trickle(addr: SocketAddr, n: usize, interval: Duration, max: Duration) -> i32 {
     // A head that never ends: a header line that grows by one byte per interval.
     let prefix = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    let connecting = Instant::now();
     let mut conns = connect_all(addr, n);
     println!("connected: {}", conns.len());
+    // The server's head deadline runs from each accept: the first connection waited
+    // this long for its first byte before the trickle began.
+    println!("connecting all took: {:.2} s", connecting.elapsed().as_secs_f64());
     for s in &conns {
         let _ = s.set_nonblocking(true);
     }
