@@ -43,6 +43,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib/bench-host.sh
+. scripts/lib/bench-host.sh
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
 COUNT=${BENCH_CONNS_COUNT:-100000}
 TARGETS=${BENCH_CONNS_TARGETS:-"khttpd nginx kecho user-echo"}
@@ -50,20 +52,15 @@ RESULTS=${BENCH_CONNS_OUT:-$ROOT/bench/results/conns}
 MEM=${BENCH_MEM:-2048}
 THASH=${BENCH_CONNS_THASH-262144}
 NOMERGE=${BENCH_CONNS_SLAB_NOMERGE:-1}
-bins=target/x86_64-unknown-linux-gnu/release
 
-rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
-[ -n "$rel" ] || { echo "bench-conns: no kernel release in $KDIR" >&2; exit 2; }
-[[ $COUNT =~ ^[1-9][0-9]*$ ]] || { echo "bench-conns: bad BENCH_CONNS_COUNT '$COUNT'" >&2; exit 2; }
-[[ $MEM =~ ^[1-9][0-9]*$ ]] || { echo "bench-conns: bad BENCH_MEM '$MEM'" >&2; exit 2; }
+bench_release "$KDIR"
+[[ $COUNT =~ ^[1-9][0-9]*$ ]] || bench_die "bad BENCH_CONNS_COUNT '$COUNT'"
+[[ $MEM =~ ^[1-9][0-9]*$ ]] || bench_die "bad BENCH_MEM '$MEM'"
 for t in $TARGETS; do
-    case $t in khttpd|nginx|kecho|user-echo) ;; *) echo "bench-conns: unknown target '$t'" >&2; exit 2 ;; esac
+    case $t in khttpd|nginx|kecho|user-echo) ;; *) bench_die "unknown target '$t'" ;; esac
 done
-for f in khttpd/khttpd.ko kecho/kecho.ko "$bins/conns" "$bins/user-echo-server"; do
-    [ -e "$f" ] || { echo "bench-conns: $f missing: run make first" >&2; exit 2; }
-done
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx" ] || { echo "bench-conns: nginx not found (apt-get install nginx-light; scripts/setup.sh does)" >&2; exit 2; }
+bench_need khttpd/khttpd.ko kecho/kecho.ko "$bins/conns" "$bins/user-echo-server"
+bench_nginx
 
 # kecho has no idle time-out today; should it get one, hold the connections through it.
 kecho_args=${BENCH_CONNS_KECHO_ARGS:-}
@@ -71,21 +68,14 @@ if /sbin/modinfo -F parm kecho/kecho.ko 2>/dev/null | grep -q '^timeout_ms:'; th
     kecho_args="timeout_ms=600000 $kecho_args"
 fi
 
-work=$ROOT/target/bench-conns
-rm -rf "$work"; mkdir -p "$work"
+bench_workdir bench-conns
 scripts/vm/stage-binary.sh "$work/stage" "$nginx"
-img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz" \
-    --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add kecho/kecho.ko:/modules/ \
-    --add "$work/stage:/" --add "$bins/conns:/bin/" --add "$bins/user-echo-server:/bin/")
+bench_initramfs --add khttpd/khttpd.ko:/modules/ --add kecho/kecho.ko:/modules/ \
+    --add "$work/stage:/" --add "$bins/conns:/bin/" --add "$bins/user-echo-server:/bin/"
 
-start=$(date +%s)
-stamp_date=$(date -u +%Y%m%d-%H%M%S)
-# The settings travel in the command line; run.sh base64-encodes it.
 cmd="BENCH_CONNS_COUNT='$COUNT' BENCH_CONNS_TARGETS='$TARGETS'"
-for v in BENCH_CONNS_SOURCES BENCH_CONNS_BATCH BENCH_CONNS_PAYLOAD BENCH_CONNS_SETTLE \
-         BENCH_CONNS_ECHO_THREADS BENCH_CONNS_KHTTPD_ARGS; do
-    [ -z "${!v:-}" ] || cmd+=" $v='${!v}'"
-done
+bench_cmd_vars BENCH_CONNS_SOURCES BENCH_CONNS_BATCH BENCH_CONNS_PAYLOAD BENCH_CONNS_SETTLE \
+    BENCH_CONNS_ECHO_THREADS BENCH_CONNS_KHTTPD_ARGS
 [ -z "$kecho_args" ] || cmd+=" BENCH_CONNS_KECHO_ARGS='$kecho_args'"
 cmd+=" BENCH_OUT=/results/bench-conns /tests/bench-conns.sh"
 append=()
@@ -95,35 +85,15 @@ append=()
 # sample every 10 s, summarised in summary.md.
 ( while :; do echo "$(date -u +%H:%M:%S) $(cut -d' ' -f1-3 /proc/loadavg)"; sleep 10; done ) > "$work/host-load.txt" &
 sampler=$!
-set +e
-scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" --mem "$MEM" \
-    --timeout "${BENCH_TIMEOUT:-5400}" ${BENCH_ACCEL:-} "${append[@]}" --cmd "$cmd" 2>&1 | tee "$work/run.log"
-vm_rc=${PIPESTATUS[0]}
-set -e
+bench_vm 5400 --mem "$MEM" "${append[@]}"
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
-elapsed=$(( $(date +%s) - start ))
-accel=$(sed -n 's/^run.sh: accel=\([a-z]*\) .*/\1/p' "$work/run.log" | head -n 1)
-accel=${accel:-unknown}
-src=$work/guest/bench-conns
-if [ ! -s "$src/runs.jsonl" ]; then
-    echo "bench-conns: the guest produced no results (status $vm_rc); see $work/guest/console.log" >&2
-    exit 1
-fi
-
-dest=$RESULTS/$stamp_date-$rel-$accel
-mkdir -p "$dest"
-cp -r "$src"/. "$dest"/
-cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$work/host-load.txt" "$dest"/ 2>/dev/null || true
+[ -s "$work/guest/bench-conns/runs.jsonl" ] || bench_no_results
+bench_publish "$work/guest/bench-conns" "$work/host-load.txt"
 load=$(awk '{ if (n++ == 0 || $2 < lo) lo = $2; if ($2 > hi) hi = $2 } END { if (n) printf "%.2f to %.2f (%d samples)", lo, hi, n }' "$work/host-load.txt")
-echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), load average at the end of the run $(cut -d' ' -f1-3 /proc/loadavg), accel $accel, guest memory ${MEM} MB, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
+bench_env_host --load "guest memory ${MEM} MB"
 
 python3 scripts/bench-conns-report.py --runs "$dest/runs.jsonl" --env "$dest/env.txt" --dmesg "$dest/dmesg.txt" \
     --title "C100K: $COUNT connections per server ($rel, QEMU $accel, 2 vCPUs, ${MEM} MB)" \
     --footer "Wall time of the guest run: ${elapsed}s (guest status $vm_rc). Host load average (1 min) during the run: ${load:-not sampled}, every 10 s in host-load.txt: under TCG a busier host slows every target down, so compare targets only within a run and mind the load." > "$dest/summary.md"
-
-ln -sfn "$(basename "$dest")" "$RESULTS/latest"
-cat "$dest/summary.md"
-echo
-echo "bench-conns: results in $dest (latest: $RESULTS/latest), ${elapsed}s, guest status $vm_rc"
-exit "$vm_rc"
+bench_finish "$dest/summary.md"

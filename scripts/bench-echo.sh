@@ -32,52 +32,29 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib/bench-host.sh
+. scripts/lib/bench-host.sh
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
 PLAN=${BENCH_PLAN:-"1:200 100:20 1000:10"}
 REPS=${BENCH_REPS:-5}
 TARGETS=${BENCH_TARGETS:-"kecho kecho-percpu user-1t user-2t"}
 RESULTS=${BENCH_ECHO_OUT:-$ROOT/bench/results/echo}
-bins=target/x86_64-unknown-linux-gnu/release
 
-rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
-[ -n "$rel" ] || { echo "bench-echo: no kernel release in $KDIR" >&2; exit 2; }
-for f in kecho/kecho.ko "$bins/bench" "$bins/user-echo-server"; do
-    [ -e "$f" ] || { echo "bench-echo: $f missing: run make first" >&2; exit 2; }
-done
+bench_release "$KDIR"
+bench_need kecho/kecho.ko "$bins/bench" "$bins/user-echo-server"
 for w in $PLAN; do
     [[ $w =~ ^[0-9]+:[0-9]+$ ]] || { echo "bench-echo: bad BENCH_PLAN entry '$w' (want CONNS:ROUNDS)" >&2; exit 2; }
 done
 
-work=$ROOT/target/bench-echo
-rm -rf "$work"; mkdir -p "$work"
-img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz" \
-    --add scripts/guest:/tests --add kecho/kecho.ko:/modules/ \
-    --add "$bins/bench:/bin/" --add "$bins/user-echo-server:/bin/")
+bench_workdir bench-echo
+bench_initramfs --add kecho/kecho.ko:/modules/ --add "$bins/bench:/bin/" --add "$bins/user-echo-server:/bin/"
 
-start=$(date +%s)
-stamp_date=$(date -u +%Y%m%d-%H%M%S)
-# The plan travels in the command line; run.sh base64-encodes it.
 cmd="BENCH_PLAN='$PLAN' BENCH_REPS='$REPS' BENCH_TARGETS='$TARGETS' BENCH_BACKLOG='${BENCH_BACKLOG:-}'"
 cmd+=" BENCH_OUT=/results/bench-echo /tests/bench-echo.sh"
-set +e
-scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" \
-    --timeout "${BENCH_TIMEOUT:-1800}" ${BENCH_ACCEL:-} --cmd "$cmd" 2>&1 | tee "$work/run.log"
-vm_rc=${PIPESTATUS[0]}
-set -e
-elapsed=$(( $(date +%s) - start ))
-accel=$(sed -n 's/^run.sh: accel=\([a-z]*\) .*/\1/p' "$work/run.log" | head -n 1)
-accel=${accel:-unknown}
-src=$work/guest/bench-echo
-if [ ! -f "$src/runs.tsv" ]; then
-    echo "bench-echo: the guest produced no results (status $vm_rc); see $work/guest/console.log" >&2
-    exit 1
-fi
-
-dest=$RESULTS/$stamp_date-$rel-$accel
-mkdir -p "$dest"
-cp -r "$src"/. "$dest"/
-cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$dest"/ 2>/dev/null || true
-echo "host: $(uname -r), $(nproc) CPUs, accel $accel, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
+bench_vm 1800
+[ -f "$work/guest/bench-echo/runs.tsv" ] || bench_no_results
+bench_publish "$work/guest/bench-echo"
+bench_env_host
 
 # Charts and statistics from the CSVs, with bench's own percentile definition.
 for step in $PLAN; do
@@ -144,9 +121,4 @@ done
     echo
     echo "Per-run counts: runs.tsv and logs/. Wall time of the guest run: ${elapsed}s."
 } > "$dest/summary.md"
-
-ln -sfn "$(basename "$dest")" "$RESULTS/latest"
-cat "$dest/summary.md"
-echo
-echo "bench-echo: results in $dest (latest: $RESULTS/latest), ${elapsed}s, guest status $vm_rc"
-exit "$vm_rc"
+bench_finish "$dest/summary.md"

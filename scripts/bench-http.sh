@@ -50,10 +50,11 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib/bench-host.sh
+. scripts/lib/bench-host.sh
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
 PLAN=${BENCH_HTTP_PLAN:-full}
 RESULTS=${BENCH_HTTP_OUT:-$ROOT/bench/results/http}
-bins=target/x86_64-unknown-linux-gnu/release
 
 files="12b 4k 64k 1m dir" conns="1 20 100 1000" wrk_conns="20 100"
 case $PLAN in
@@ -69,15 +70,11 @@ DURATION=${BENCH_HTTP_DURATION:-$duration}
 REPS=${BENCH_HTTP_REPS:-$reps}
 WRK=${BENCH_HTTP_WRK-$wrk_conns}
 
-rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
-[ -n "$rel" ] || { echo "bench-http: no kernel release in $KDIR" >&2; exit 2; }
-for f in khttpd/khttpd.ko "$bins/htstress" "$bins/bench-http-report"; do
-    [ -e "$f" ] || { echo "bench-http: $f missing: run make first" >&2; exit 2; }
-done
-nginx=$(command -v nginx || echo /usr/sbin/nginx)
+bench_release "$KDIR"
+bench_need khttpd/khttpd.ko "$bins/htstress" "$bins/bench-http-report"
+bench_nginx
 wrk=$(command -v wrk || true)
-[ -x "$nginx" ] || { echo "bench-http: nginx not found (apt-get install nginx-light; scripts/setup.sh does)" >&2; exit 2; }
-[ -n "$wrk" ] || { echo "bench-http: wrk not found (apt-get install wrk; scripts/setup.sh does)" >&2; exit 2; }
+[ -n "$wrk" ] || bench_die "wrk not found (apt-get install wrk; scripts/setup.sh does)"
 for v in "$DURATION" "$REPS"; do
     [[ $v =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "bench-http: bad duration or repetitions '$v'" >&2; exit 2; }
 done
@@ -85,43 +82,20 @@ for n in $CONNS $WRK; do
     [[ $n =~ ^[1-9][0-9]*$ ]] || { echo "bench-http: bad concurrency '$n'" >&2; exit 2; }
 done
 
-work=$ROOT/target/bench-http
-rm -rf "$work"; mkdir -p "$work"
+bench_workdir bench-http
 # nginx and wrk are dynamically linked: copy them with their libraries.
 scripts/vm/stage-binary.sh "$work/stage" "$nginx" "$wrk"
-img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz" \
-    --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add "$work/stage:/" \
-    --add "$bins/htstress:/bin/")
+bench_initramfs --add khttpd/khttpd.ko:/modules/ --add "$work/stage:/" --add "$bins/htstress:/bin/"
 
-start=$(date +%s)
-stamp_date=$(date -u +%Y%m%d-%H%M%S)
-# The plan travels in the command line; run.sh base64-encodes it.
 cmd="BENCH_HTTP_FILES='$FILES' BENCH_HTTP_CONNS='$CONNS' BENCH_HTTP_MODES='$MODES'"
 cmd+=" BENCH_HTTP_DURATION='$DURATION' BENCH_HTTP_REPS='$REPS' BENCH_HTTP_WRK='$WRK'"
-for v in BENCH_HTTP_THREADS BENCH_HTTP_WRK_FILE BENCH_HTTP_WRK_DURATION BENCH_HTTP_BACKLOG \
-         BENCH_HTTP_FILL_RATE BENCH_HTTP_MAX_DURATION BENCH_HTTP_KHTTPD_ARGS; do
-    [ -z "${!v:-}" ] || cmd+=" $v='${!v}'"
-done
+bench_cmd_vars BENCH_HTTP_THREADS BENCH_HTTP_WRK_FILE BENCH_HTTP_WRK_DURATION BENCH_HTTP_BACKLOG \
+    BENCH_HTTP_FILL_RATE BENCH_HTTP_MAX_DURATION BENCH_HTTP_KHTTPD_ARGS
 cmd+=" BENCH_OUT=/results/bench-http /tests/bench-http.sh"
-set +e
-scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" --mem "${BENCH_MEM:-2048}" \
-    --timeout "${BENCH_TIMEOUT:-3600}" ${BENCH_ACCEL:-} --cmd "$cmd" 2>&1 | tee "$work/run.log"
-vm_rc=${PIPESTATUS[0]}
-set -e
-elapsed=$(( $(date +%s) - start ))
-accel=$(sed -n 's/^run.sh: accel=\([a-z]*\) .*/\1/p' "$work/run.log" | head -n 1)
-accel=${accel:-unknown}
-src=$work/guest/bench-http
-if [ ! -s "$src/runs.jsonl" ]; then
-    echo "bench-http: the guest produced no results (status $vm_rc); see $work/guest/console.log" >&2
-    exit 1
-fi
-
-dest=$RESULTS/$stamp_date-$rel-$accel
-mkdir -p "$dest"
-cp -r "$src"/. "$dest"/
-cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$dest"/ 2>/dev/null || true
-echo "host: $(uname -r), $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)), load average at the end of the run $(cut -d' ' -f1-3 /proc/loadavg), accel $accel, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
+bench_vm 3600 --mem "${BENCH_MEM:-2048}"
+[ -s "$work/guest/bench-http/runs.jsonl" ] || bench_no_results
+bench_publish "$work/guest/bench-http"
+bench_env_host --load
 
 # Anything the kernel complained about, and khttpd's own lines, go into the summary.
 problems=$(grep -E 'BUG:|WARNING:|Oops|general protection|refcount_t|list_(add|del) corruption|UBSAN|KASAN|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory|khttpd' \
@@ -161,9 +135,4 @@ problems=$(grep -E 'BUG:|WARNING:|Oops|general protection|refcount_t|list_(add|d
     echo "Wall time of the guest run: ${elapsed}s (guest status $vm_rc)."
 } > "$dest/summary.md"
 rm -f "$dest/table.md"
-
-ln -sfn "$(basename "$dest")" "$RESULTS/latest"
-cat "$dest/summary.md"
-echo
-echo "bench-http: results in $dest (latest: $RESULTS/latest), ${elapsed}s, guest status $vm_rc"
-exit "$vm_rc"
+bench_finish "$dest/summary.md"

@@ -29,52 +29,28 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+# shellcheck source=scripts/lib/bench-host.sh
+. scripts/lib/bench-host.sh
 KDIR=${1:-$(scripts/kbuild/find-kdir.sh)}
 RESULTS=${TRACE_OUT:-$ROOT/bench/results/trace}
-bins=target/x86_64-unknown-linux-gnu/release
 
-rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$KDIR/include/generated/utsrelease.h")
-[ -n "$rel" ] || { echo "trace: no kernel release in $KDIR" >&2; exit 2; }
-for f in khttpd/khttpd.ko kprobe-timer/kprobe-timer.ko "$bins/htstress" "$bins/kprof"; do
-    [ -e "$f" ] || { echo "trace: $f missing: run make first" >&2; exit 2; }
-done
+bench_release "$KDIR"
+bench_need khttpd/khttpd.ko kprobe-timer/kprobe-timer.ko "$bins/htstress" "$bins/kprof"
 for ko in khttpd/khttpd.ko kprobe-timer/kprobe-timer.ko; do
-    modinfo -F vermagic $ko | grep -q "^$rel " ||
-        { echo "trace: $ko is not built for $rel (make KDIR=$KDIR)" >&2; exit 2; }
+    modinfo -F vermagic $ko | grep -q "^$rel " || bench_die "$ko is not built for $rel (make KDIR=$KDIR)"
 done
 
-work=$ROOT/target/trace
-rm -rf "$work"; mkdir -p "$work"
-img=$(scripts/vm/mkinitramfs.sh --release "$rel" --out "$work/initramfs.cpio.gz" \
-    --add scripts/guest:/tests --add khttpd/khttpd.ko:/modules/ --add kprobe-timer/kprobe-timer.ko:/modules/ --add "$bins/htstress:/bin/" --add "$bins/kprof:/bin/")
+bench_workdir trace
+bench_initramfs --add khttpd/khttpd.ko:/modules/ --add kprobe-timer/kprobe-timer.ko:/modules/ \
+    --add "$bins/htstress:/bin/" --add "$bins/kprof:/bin/"
 
 cmd=""
-for v in TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ TRACE_BUF_KB TRACE_MAXACTIVE; do
-    [ -z "${!v+set}" ] || cmd+="$v='${!v}' "
-done
-cmd+="TRACE_OUT=/results/trace /tests/trace-khttpd.sh"
-start=$(date +%s)
-stamp_date=$(date -u +%Y%m%d-%H%M%S)
-set +e
-scripts/vm/run.sh --release "$rel" --initrd "$img" --results "$work/guest" --mem 2048 \
-    --timeout "${BENCH_TIMEOUT:-900}" ${BENCH_ACCEL:-} --cmd "$cmd" 2>&1 | tee "$work/run.log"
-vm_rc=${PIPESTATUS[0]}
-set -e
-elapsed=$(( $(date +%s) - start ))
-accel=$(sed -n 's/^run.sh: accel=\([a-z]*\) .*/\1/p' "$work/run.log" | head -n 1)
-src=$work/guest/trace
-if ! ls "$src"/depth1-*.fgraph.gz >/dev/null 2>&1; then
-    echo "trace: the guest recorded nothing (status $vm_rc); see $work/guest/console.log" >&2
-    exit 1
-fi
-dest=$RESULTS/$stamp_date-$rel-${accel:-unknown}
-mkdir -p "$dest"
-cp -r "$src"/. "$dest"/
-cp "$work/guest/console.log" "$work/guest/dmesg.txt" "$dest"/ 2>/dev/null || true
-echo "host: $(uname -r), $(nproc) CPUs, accel ${accel:-unknown}, guest status $vm_rc, wall time ${elapsed}s" >> "$dest/env.txt"
+bench_cmd_vars --set TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ \
+    TRACE_BUF_KB TRACE_MAXACTIVE
+cmd+="${cmd:+ }TRACE_OUT=/results/trace /tests/trace-khttpd.sh"
+bench_vm 900 --mem 2048
+ls "$work"/guest/trace/depth1-*.fgraph.gz >/dev/null 2>&1 || bench_no_results "recorded nothing"
+bench_publish "$work/guest/trace"
+bench_env_host
 python3 scripts/trace-report.py "$dest" > "$dest/report.md"
-ln -sfn "$(basename "$dest")" "$RESULTS/latest"
-cat "$dest/report.md"
-echo
-echo "trace: report in $dest/report.md (latest: $RESULTS/latest), ${elapsed}s, guest status $vm_rc"
-exit "$vm_rc"
+bench_finish "$dest/report.md" "report in $dest/report.md"

@@ -35,6 +35,8 @@
 #   env.txt      kernel, CPUs, memory, sysctls, module parameters, problems in dmesg
 # Exit status: 0 when every target ran and every connection was answered, 1 otherwise.
 set -u
+# shellcheck source=scripts/guest/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 COUNT=${BENCH_CONNS_COUNT:-100000}
 TARGETS=${BENCH_CONNS_TARGETS:-"khttpd nginx kecho user-echo"}
@@ -50,7 +52,7 @@ NGX=/tmp/nginx
 BACKLOG=4096
 READY=/tmp/conns.ready
 RELEASE=/tmp/conns.release
-PROBLEMS='BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|kernel BUG|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory|out of memory|oom-kill'
+PROBLEMS="$PROBLEMS|out of memory|oom-kill"
 
 port_of() {
     case $1 in
@@ -59,23 +61,7 @@ port_of() {
     esac
 }
 
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-
-# True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
-listening() {
-    awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1; exit }
-                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
-}
-
-wait_port() {
-    i=0
-    while ! listening "$1"; do
-        i=$((i + 1))
-        [ $i -le 200 ] || { echo "bench-conns: nothing listens on port $1" >&2; return 1; }
-        sleep 0.1
-    done
-}
 
 # /proc/meminfo field in kB.
 mem() { awk -v k="$1:" '$1 == k { print $2; exit }' /proc/meminfo; }
@@ -153,7 +139,7 @@ start_server() {
         nginx)
             rm -rf "$NGX"; mkdir -p "$NGX"
             wc=$((COUNT + COUNT / 10 + 1024))
-            sed -e "s|@WORKERS@|$(grep -c ^processor /proc/cpuinfo)|" -e "s|@PREFIX@|$NGX|g" \
+            sed -e "s|@WORKERS@|$(ncpus)|" -e "s|@PREFIX@|$NGX|g" \
                 -e "s|@PORT@|8082|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
                 -e "s|@CONNS@|$wc|" -e "s|@NOFILE@|$((wc * 2))|" \
                 /tests/nginx-conns.conf > "$NGX/nginx.conf"
@@ -166,7 +152,7 @@ start_server() {
                 > "$OUT/logs/user-echo.server.log" 2>&1 &
             server_pids=$! ;;
     esac
-    wait_port "$(port_of "$1")"
+    wait_port "$(port_of "$1")" 200
 }
 
 # The server's own RSS (user-space targets; 0 for the modules).
@@ -280,21 +266,17 @@ echo 8192 > /proc/sys/net/ipv4/tcp_max_syn_backlog
 
 make_tree
 {
-    echo "kernel: $(uname -r) ($(uname -v))"
-    echo "cpus: $(grep -c ^processor /proc/cpuinfo) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"
-    echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+    guest_facts
     echo "connections per target: $COUNT from $SOURCES source address(es), $BATCH in flight; targets: $TARGETS"
     echo "http: GET $FILE (12 bytes); echo: $PAYLOAD bytes; settle ${SETTLE} s before the memory reading"
     echo "open-file limit: $(ulimit -n); listen backlog: $BACKLOG (all servers)"
     echo "nginx: $(nginx -v 2>&1)"
-    for s in fs.nr_open fs.file-max net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range \
-             net.ipv4.tcp_mem net.ipv4.tcp_rmem net.ipv4.tcp_wmem net.ipv4.tcp_max_tw_buckets; do
-        echo "sysctl $s = $(tr '\t' ' ' < /proc/sys/$(echo $s | tr . /))"
-    done
+    sysctls fs.nr_open fs.file-max net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range \
+        net.ipv4.tcp_mem net.ipv4.tcp_rmem net.ipv4.tcp_wmem net.ipv4.tcp_max_tw_buckets
     echo "kernel command line: $(sed 's/guest.cmd=[^ ]*//' /proc/cmdline)"
     dmesg | grep -E 'TCP established hash table|TCP bind hash table' | sed 's/^\[[^]]*\] */boot: /'
     [ -r /proc/slabinfo ] && echo "slabinfo: yes" || echo "slabinfo: not readable (no per-cache figures)"
-    echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "start: $(guest_time)"
 } > "$OUT/env.txt"
 
 failed=0
@@ -305,7 +287,7 @@ for t in $TARGETS; do
     [ -n "$server_pids" ] && { kill -TERM $server_pids; wait $server_pids; server_pids=""; }
 done
 {
-    echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "end: $(guest_time)"
     echo "kernel problems in dmesg (pattern: $PROBLEMS):"
     cat "$OUT"/logs/*.problems 2>/dev/null | sed 's/^/  /'
     echo "  (end)"

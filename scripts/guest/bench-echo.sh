@@ -28,6 +28,8 @@
 #   env.txt            kernel, CPUs, memory, start and end times, module parameters
 # Exit status: 0 when every run completed (errors are counted, not fatal), 1 otherwise.
 set -u
+# shellcheck source=scripts/guest/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 PLAN=${BENCH_PLAN:-"1:200 100:20 1000:10"}
 REPS=${BENCH_REPS:-5}
@@ -44,21 +46,6 @@ port_of() {
         user-2t) echo 12347 ;;
         *) echo "bench-echo: unknown target '$1'" >&2; return 1 ;;
     esac
-}
-
-# True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
-listening() {
-    awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
-                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
-}
-
-wait_port() {
-    i=0
-    while ! listening "$1"; do
-        i=$((i + 1))
-        [ $i -le 100 ] || { echo "bench-echo: nothing listens on port $1" >&2; return 1; }
-        sleep 0.1
-    done
 }
 
 # The loaded kecho mode: none, kecho, kecho-bound or kecho-percpu.
@@ -78,45 +65,15 @@ kecho_load() {
     wait_port $KPORT
 }
 
-# TcpExt counter NAME from /proc/net/netstat (a header line, then a value line).
-tcpext() {
-    awk -v k="$1" '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == k) c = i; h = 1 }
-                                     else { print (c ? $c : 0); exit } }' /proc/net/netstat
-}
-
-# Every Tcp and TcpExt counter as "Group:Name value" lines.
-tcp_counters() {
-    cat /proc/net/snmp /proc/net/netstat | awk '$1 == "Tcp:" || $1 == "TcpExt:" {
-        if (!(($1) in hdr)) { hdr[$1] = $0; next }
-        n = split(hdr[$1], k); split($0, v); for (i = 2; i <= n; i++) print $1 k[i], v[i] }'
-}
-
-# Server-side ESTABLISHED sockets on PORT; after a run every client has closed, so
-# these are connections the server will never hear from again.
-established_on() {
-    awk -v p=":$(printf '%04X' "$1")" '$4 == "01" && substr($2, length($2) - 4) == p { n++ }
-                                      END { print n + 0 }' /proc/net/tcp /proc/net/tcp6
-}
-
-# Rotate a word list left by N.
-rotate() {
-    n=$1; shift
-    i=0
-    while [ $i -lt "$n" ]; do set -- "$@" "$1"; shift; i=$((i + 1)); done
-    echo "$@"
-}
-
 mkdir -p "$OUT/logs" || exit 1
 rm -f "$OUT"/echo-n*.csv "$OUT/runs.tsv" "$OUT"/logs/*
 # bench opens CONNS sockets, the servers as many; the initramfs default limit is 1024.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096
 
 {
-    echo "kernel: $(uname -r) ($(uname -v))"
-    echo "cpus: $(grep -c ^processor /proc/cpuinfo) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"
-    echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+    guest_facts
     echo "plan: $PLAN; chunks: $REPS; targets: $TARGETS; backlog: ${BACKLOG:-server default}"
-    echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "start: $(guest_time)"
 } > "$OUT/env.txt"
 
 pids=""
@@ -154,8 +111,7 @@ for step in $PLAN; do
             {
                 echo "exit status $rc, $(( $(date +%s) - t0 )) s"
                 echo "TCP counters that changed during the run:"
-                tcp_counters | awk 'NR == FNR { b[$1] = $2; next } $2 != b[$1] { printf "  %s %+d\n", $1, $2 - b[$1] }' \
-                    /tmp/tcp.before -
+                tcp_moved /tmp/tcp.before | awk '{ printf "  %s %+d\n", $1, $2 }'
             } >> "$log"
             [ $rc -eq 0 ] || failed=1
             # Rounds continue across chunks so (round, conn) stays unique per target.
@@ -192,7 +148,7 @@ for p in $pids; do kill "$p"; done
 for p in $pids; do wait "$p"; done
 [ "$kecho_mode" = none ] || rmmod kecho || failed=1
 {
-    echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "end: $(guest_time)"
     echo "kecho log:"
     dmesg | grep 'kecho' | sed 's/^/  /'
 } >> "$OUT/env.txt"

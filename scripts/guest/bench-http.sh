@@ -49,6 +49,8 @@
 #                problems found in dmesg
 # Exit status: 0 when every run completed (errors are counted, not fatal), 1 otherwise.
 set -u
+# shellcheck source=scripts/guest/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 FILES=${BENCH_HTTP_FILES:-"12b 4k 64k 1m dir"}
 CONNS=${BENCH_HTTP_CONNS:-"1 20 100 1000"}
@@ -69,7 +71,6 @@ SERVERS="khttpd nginx nginx-cache"
 KPORT=8081
 NPORT=8082
 CPORT=8083
-PROBLEMS='BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|kernel BUG|soft lockup|hung_task|blocked for more than|page allocation failure|Out of memory'
 
 port_of() { case $1 in khttpd) echo $KPORT ;; nginx) echo $NPORT ;; nginx-cache) echo $CPORT ;; esac; }
 
@@ -111,33 +112,6 @@ path_of() {
     esac
 }
 
-# True if something listens on TCP PORT; /proc/net/tcp state 0A = LISTEN.
-listening() {
-    awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
-                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
-}
-
-wait_port() {
-    i=0
-    while ! listening "$1"; do
-        i=$((i + 1))
-        [ $i -le 100 ] || { echo "bench-http: nothing listens on port $1" >&2; return 1; }
-        sleep 0.1
-    done
-}
-
-# Every Tcp and TcpExt counter as "Group:Name value" lines.
-tcp_counters() {
-    cat /proc/net/snmp /proc/net/netstat | awk '$1 == "Tcp:" || $1 == "TcpExt:" {
-        if (!(($1) in hdr)) { hdr[$1] = $0; next }
-        n = split(hdr[$1], k); split($0, v); for (i = 2; i <= n; i++) print $1 k[i], v[i] }'
-}
-
-# Counters that moved between file $1 (before) and now, "name delta" lines.
-tcp_moved() {
-    tcp_counters | awk 'NR == FNR { b[$1] = $2; next } $2 != b[$1] { printf "%s %d\n", $1, $2 - b[$1] }' "$1" -
-}
-
 # The counters that say something about errors, as a JSON object, from tcp_moved output.
 tcp_json() {
     awk -v keys="$TCP_KEYS" 'BEGIN { n = split(keys, key, " ") }
@@ -160,8 +134,6 @@ all_socket_states() {
     sep=""
     for sv in $SERVERS; do printf '%s%s port: %s' "$sep" "$sv" "$(socket_states "$(port_of $sv)")"; sep="; "; done
 }
-
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 make_tree() {
     rm -rf "$WWW"; mkdir -p "$WWW/dir"
@@ -187,7 +159,7 @@ start_nginx() {
     ngx=/tmp/$1
     case $1 in nginx) ofc='/^@OFC@/d' ;; nginx-cache) ofc='s/^@OFC@//' ;; *) return 1 ;; esac
     rm -rf "$ngx"; mkdir -p "$ngx"
-    sed -e "$ofc" -e "s|@WORKERS@|$(grep -c ^processor /proc/cpuinfo)|" -e "s|@PREFIX@|$ngx|g" \
+    sed -e "$ofc" -e "s|@WORKERS@|$(ncpus)|" -e "s|@PREFIX@|$ngx|g" \
         -e "s|@PORT@|$(port_of "$1")|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
         /tests/nginx-bench.conf > "$ngx/nginx.conf"
     cp "$ngx/nginx.conf" "$OUT/$1.conf"
@@ -316,20 +288,16 @@ for f in $FILES; do path_of "$f" > /dev/null || { echo "bench-http: unknown file
 for m in $MODES; do case $m in close|keepalive) ;; *) echo "bench-http: unknown mode '$m'" >&2; exit 1 ;; esac; done
 
 {
-    echo "kernel: $(uname -r) ($(uname -v))"
-    echo "cpus: $(grep -c ^processor /proc/cpuinfo) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"
-    echo "memory: $(sed -n 's/^MemTotal: *//p' /proc/meminfo)"
+    guest_facts
     echo "plan: files $FILES; concurrencies $CONNS; modes $MODES; $DURATION s per run (longer with much data in flight: up to $MAX_DURATION s at $FILL_RATE MiB/s); $REPS run(s) per server and cell; htstress threads $THREADS"
     echo "clients comparison: concurrencies ${WRK_CONNS:-none}, file $WRK_FILE, $WRK_DURATION s per run"
     echo "servers: khttpd port $KPORT, nginx port $NPORT, nginx-cache port $CPORT (nginx + open_file_cache)"
     echo "listen backlog: $BACKLOG (all servers)"
     echo "nginx: $(nginx -v 2>&1)"
     echo "wrk: $(wrk -v 2>&1 | head -n 1)"
-    for s in net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse \
-             net.ipv4.tcp_max_tw_buckets net.ipv4.tcp_mem net.ipv4.tcp_rmem net.ipv4.tcp_wmem; do
-        echo "sysctl $s = $(tr '\t' ' ' < /proc/sys/$(echo $s | tr . /))"
-    done
-    echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    sysctls net.core.somaxconn net.ipv4.tcp_max_syn_backlog net.ipv4.ip_local_port_range net.ipv4.tcp_tw_reuse \
+        net.ipv4.tcp_max_tw_buckets net.ipv4.tcp_mem net.ipv4.tcp_rmem net.ipv4.tcp_wmem
+    echo "start: $(guest_time)"
 } > "$OUT/env.txt"
 
 make_tree
@@ -395,7 +363,7 @@ for s in nginx nginx-cache; do
 done
 rmmod khttpd || { echo "bench-http: rmmod khttpd failed" >&2; failed=1; }
 {
-    echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "end: $(guest_time)"
     echo "khttpd log:"
     dmesg | grep 'khttpd' | sed 's/^/  /'
     echo "kernel problems in dmesg (pattern: $PROBLEMS):"

@@ -44,6 +44,9 @@
 # events), functions.txt (traced kernel functions; missing ones are listed), env.txt.
 # The host (scripts/trace-report.py) turns them into report.md.
 set -u
+bench_name=trace
+# shellcheck source=scripts/guest/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 LOADS=${TRACE_LOADS:-"keepalive:12b:20 close:12b:20 keepalive:1m:4 keepalive:dir:4"}
 SECS=${TRACE_SECS:-2}
@@ -70,11 +73,6 @@ path_of() {
     esac
 }
 
-listening() {
-    awk -v p=":$(printf '%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
-                                      END { exit !f }' /proc/net/tcp /proc/net/tcp6
-}
-
 w() { printf '%s\n' "$2" > "$T/$1" 2>/dev/null || { echo "trace: cannot write '$2' to $T/$1" >&2; return 1; }; }
 
 mkdir -p "$OUT" || exit 1
@@ -90,7 +88,7 @@ dd if=/dev/urandom of="$WWW/file-1m.bin" bs=1048576 count=1 2>/dev/null
 i=0; while [ $i -lt 200 ]; do echo "$i" > "$WWW/dir/entry-$i.txt"; i=$((i + 1)); done
 chmod -R a+rX "$WWW"
 insmod "$KO" root=$WWW port=$PORT || { echo "trace: insmod failed" >&2; exit 1; }
-i=0; while ! listening $PORT; do i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.1; done
+wait_port $PORT || exit 1
 
 # kallsyms names of the TRACE_COUNTS functions, for kprobe-timer: the function itself,
 # not its closures (_RNC...), the shortest name when generic instances differ.
@@ -130,11 +128,11 @@ fi
 
 {
     echo "kernel: $(uname -r) ($(uname -v))"
-    echo "cpus: $(grep -c ^processor /proc/cpuinfo) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"
+    echo "cpus: $(ncpus) ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1))"
     echo "loads: $LOADS; $SECS s per run; depth $DEPTH; buffer ${BUF_KB} KiB per CPU; sampling $FREQ Hz; counted: ${COUNTS:-none}"
     echo "kprobes: $kprobe_note"
     echo "trace clock: $(cat $T/trace_clock)"
-    echo "start: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "start: $(guest_time)"
 } > "$OUT/env.txt"
 
 run_load() {
@@ -221,7 +219,7 @@ done
 rmmod khttpd || failed=1
 {
     echo "deep runs: ${deep_hooked:-every} functions hooked (filter: ${DEEP_FILTER:-none})"
-    echo "end: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (guest clock)"
+    echo "end: $(guest_time)"
     echo "khttpd log:"; dmesg | grep khttpd | sed 's/^/  /'
 } >> "$OUT/env.txt"
 exit $failed
