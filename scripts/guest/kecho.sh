@@ -57,14 +57,20 @@ test_1000_connections_open() {
     unload
 }
 
-test_rmmod_with_1000_open() {
-    load
+# Opens N connections with echo-check hold in the background (its pid in $holder,
+# output in /tmp/hold.out) and returns once all are open; fails the test if they never are.
+hold_open() {
     rm -f /tmp/ready
-    echo-check hold --addr "$ADDR" --conns 1000 --ready-file /tmp/ready --timeout 120 > /tmp/hold.out 2>&1 &
+    echo-check hold --addr "$ADDR" --conns "$1" --ready-file /tmp/ready --timeout 120 > /tmp/hold.out 2>&1 &
     holder=$!
     i=0
     while [ ! -f /tmp/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-    [ -f /tmp/ready ] || { kill $holder; cat /tmp/hold.out; t_fail "clients never got 1000 connections open"; return; }
+    [ -f /tmp/ready ] || { kill $holder; cat /tmp/hold.out; t_fail "clients never got $1 connections open"; return 1; }
+}
+
+test_rmmod_with_1000_open() {
+    load
+    hold_open 1000 || return
     start=$(date +%s)
     t_timeout 60 rmmod kecho || t_fail "rmmod with 1000 open connections failed or hung"
     echo "rmmod took $(( $(date +%s) - start )) s"
@@ -189,12 +195,7 @@ test_per_cpu() {
     echo-check payload --addr "$ADDR" --size 1048576 || t_fail "1 MiB echo with per_cpu=1"
     echo-check many --addr "$ADDR" --conns 500 --rounds 2 || t_fail "500 connections with per_cpu=1"
     cat /proc/net/kecho
-    rm -f /tmp/ready
-    echo-check hold --addr "$ADDR" --conns 300 --ready-file /tmp/ready --timeout 120 > /tmp/hold.out 2>&1 &
-    holder=$!
-    i=0
-    while [ ! -f /tmp/ready ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-    [ -f /tmp/ready ] || { kill $holder; cat /tmp/hold.out; t_fail "clients never got 300 connections open"; return; }
+    hold_open 300 || return
     unload
     wait $holder || { cat /tmp/hold.out; t_fail "not every client saw its connection closed"; }
     grep -q "kecho_accept" /proc/[0-9]*/comm && t_fail "an accept thread is left after rmmod"
