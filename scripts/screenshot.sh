@@ -270,6 +270,19 @@ if [[ $result =~ ^seeked\ to\ 5\.0,\ readyState\ [234],\ duration\ 8\.0$ ]]; the
 else
     fail "video.html reports: ${result:-(no #result in the DOM)}"
 fi
+
+# An embedded checker's output: its PASS/FAIL lines are shown, and its last line
+# "<tag>-checks PASSED FAILED" is added to the counts (a checker that died without it fails).
+add_checker_counts() {
+    local tag=$1 out=$2 what=$3 p f
+    printf '%s\n' "$out" | grep -v "^$tag-checks "
+    if read -r _ p f < <(printf '%s\n' "$out" | grep "^$tag-checks "); then
+        passed=$((passed + p)); failed=$((failed + f))
+    else
+        fail "$what did not finish"
+    fi
+}
+
 # Pairs each request the net log shows for the video with its response, prints them,
 # and checks: the video was asked for, some request for it carried "Range: bytes=" and
 # was answered 206 with a Content-Range over the whole file's size, and every answer
@@ -339,12 +352,7 @@ run()
 print('netlog-checks %d %d' % (passed, failed))
 EOF
 )
-printf '%s\n' "$net_out" | grep -v '^netlog-checks '
-if read -r _ p f < <(printf '%s\n' "$net_out" | grep '^netlog-checks '); then
-    passed=$((passed + p)); failed=$((failed + f))
-else
-    fail "net log checker did not finish"
-fi
+add_checker_counts netlog "$net_out" "net log checker"
 
 step "screenshot contents"
 # Decodes the PNGs (stdlib only) and checks: size, not blank (many colours, not one
@@ -487,12 +495,7 @@ for name in ('listing', 'nested-listing', 'page', 'logo', 'video'):
 print('png-checks %d %d' % (passed, failed))
 EOF
 )
-printf '%s\n' "$png_out" | grep -v '^png-checks '
-if read -r _ p f < <(printf '%s\n' "$png_out" | grep '^png-checks '); then
-    passed=$((passed + p)); failed=$((failed + f))
-else
-    fail "PNG checker did not finish"
-fi
+add_checker_counts png "$png_out" "PNG checker"
 
 step "stop the guest"
 stop_vm
