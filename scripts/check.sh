@@ -13,6 +13,7 @@
 #                                (KASAN, lockdep, kmemleak...; scripts/debug-kernel/build.sh
 #                                builds it once and caches it), without the host tests
 #   env SUITES="kecho.sh ..."    guest suites to run (default: all)
+#       TESTS=ERE                only the guest tests whose name matches (e.g. 'khttpd_memory|drop_conc')
 #       GUEST_TIMEOUT=SECS       hard limit per guest boot (default 1500; 3600 with --debug)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -133,7 +134,11 @@ check_kernel() {
         echo "note $rel: no $image or $moddir/$rel: built only, guest tests skipped" >> "$OUT/summary.txt"
         return
     fi
-    step "[$rel] guest tests: $SUITES"
+    if [ -n "${TESTS:-}" ]; then
+        case $TESTS in *\'*) echo "check.sh: TESTS may not contain a single quote" >&2; exit 2 ;; esac
+        guest_env+="T_ONLY='$TESTS' "
+    fi
+    step "[$rel] guest tests: $SUITES${TESTS:+ (tests matching $TESTS)}"
     local bins=target/x86_64-unknown-linux-gnu/release
     local adds=(--add scripts/guest:/tests --add "$stage:/")
     for ko in $KOS; do

@@ -22,6 +22,7 @@
 # t_wait_port PORT [SECS], t_timeout SECS CMD... (124 on time-out),
 # t_bg CMD... (background process killed when the test ends),
 # t_dmesg_mark / t_dmesg_new (kernel log lines since the mark).
+# T_ONLY (an ERE): run only the tests whose name matches it (others are not counted).
 # Safe under `set -u` and `set -e` in the calling script.
 
 T_RESULTS_DIR=${T_RESULTS_DIR:-/results}
@@ -169,6 +170,9 @@ t_run() {
     _t_name=$1
     _t_fn=${2:-$1}
     [ $# -ge 2 ] && shift 2 || shift $#
+    if [ -n "${T_ONLY:-}" ] && ! printf '%s\n' "$_t_name" | grep -q -E -- "$T_ONLY"; then
+        return 0
+    fi
     rm -f "$_t_tmp/reason" "$_t_tmp/skip" "$_t_tmp/bg" "$_t_tmp/timedout" "$_t_tmp/leaks"
     echo "RUN:  $_t_name"
     t_dmesg_mark
