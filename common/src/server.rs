@@ -59,6 +59,9 @@ pub struct ServerConfig {
     pub queue_name: &'static CStr,
     /// Accept thread name (shown by `ps`).
     pub thread_name: &'static CStr,
+    /// With per-CPU listeners, each accept thread is named this, `/` and its CPU. The
+    /// kernel keeps 15 characters of a name: at most 10 here leave room for 4 digits.
+    pub cpu_thread_name: &'static CStr,
     /// Address and port to listen on.
     pub addr: SocketAddr,
     /// Listen backlog.
@@ -356,7 +359,7 @@ impl<H: Handler> Server<H> {
             let thread = match cpu {
                 Some(cpu) => {
                     let mut buf = [0u8; 32];
-                    Thread::spawn_on(per_cpu_name(config.thread_name, *cpu, &mut buf), *cpu, accept)?
+                    Thread::spawn_on(per_cpu_name(config.cpu_thread_name, *cpu, &mut buf), *cpu, accept)?
                 }
                 None => Thread::spawn(config.thread_name, accept)?,
             };

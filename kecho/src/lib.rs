@@ -34,6 +34,7 @@ impl Module for Kecho {
         let config = ServerConfig {
             queue_name: c"kecho_wq",
             thread_name: c"kecho_accept",
+            cpu_thread_name: c"kecho_acc",
             addr: SocketAddr::any_v6(port),
             backlog,
             queue_flags,

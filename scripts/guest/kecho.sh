@@ -186,7 +186,7 @@ test_per_cpu() {
     get() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/kecho; }
     c=0
     while [ $c -lt "$ncpu" ]; do
-        grep -qx "kecho_accept/$c" /proc/[0-9]*/comm || t_fail "no accept thread kecho_accept/$c"
+        grep -qx "kecho_acc/$c" /proc/[0-9]*/comm || t_fail "no accept thread kecho_acc/$c"
         before=$(get accepted_cpu$c)
         taskset -c $c echo-check many --addr "$ADDR" --conns 100 --rounds 2 || t_fail "100 connections from CPU $c"
         t_assert_eq 100 $(($(get accepted_cpu$c) - before)) "connections from CPU $c accepted by listener $c"
@@ -198,7 +198,7 @@ test_per_cpu() {
     hold_open 300 || return
     unload
     wait $holder || { cat /tmp/hold.out; t_fail "not every client saw its connection closed"; }
-    grep -q "kecho_accept" /proc/[0-9]*/comm && t_fail "an accept thread is left after rmmod"
+    grep -q "kecho_acc" /proc/[0-9]*/comm && t_fail "an accept thread is left after rmmod"
     return 0
 }
 

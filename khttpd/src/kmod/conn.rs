@@ -14,7 +14,7 @@
 
 use super::body::{FileBody, Flush, SPLICE_FROM};
 use super::cache::{self, Cache};
-use super::content::{self, Reply, Site};
+use super::content::{self, Reply, Scratch, Site};
 use super::stats::{self, HttpStats};
 use crate::http::parser::{self, Status};
 use crate::http::status::StatusCode;
@@ -36,6 +36,8 @@ const IN_CAP: usize = 26 * 1024;
 const IN_START: usize = 2048;
 /// Loop rounds per run before yielding the worker to other connections.
 const BUDGET: usize = 16;
+/// Scratch buffer sets beyond one per worker (a run that finds none allocates).
+const SCRATCH_EXTRA: usize = 2;
 /// Unread request bytes discarded before closing after an error (so the close is a FIN,
 /// not a reset that could destroy the error response in flight).
 const DRAIN_MAX: usize = 64 * 1024;
@@ -79,6 +81,19 @@ pub struct Http {
     timeouts: Timeouts,
     /// The cache's maintenance thread.
     maintainer: Option<Thread>,
+    /// Buffers lent to a connection while its work item runs (one per worker that can
+    /// run at once, a few more for luck): a request answered at once, from the cache,
+    /// allocates nothing and clears nothing. A connection keeps a buffer past its run
+    /// only while it holds part of a request or of a response.
+    scratch: Vec<TryLock<ConnScratch>>,
+}
+
+/// What one run of a connection's work item borrows: the input buffer and the answer's
+/// buffers (`content::Scratch`). Empty until first used.
+#[derive(Default)]
+struct ConnScratch {
+    input: Vec<u8>,
+    answer: Scratch,
 }
 
 impl Drop for Http {
@@ -124,6 +139,7 @@ impl Http {
         compressors: Vec<TryLock<Deflate>>,
         cache: Option<cache::Settings>,
         stats: Arc<HttpStats>,
+        workers: usize,
     ) -> Result<Self> {
         let cache = match cache {
             Some(settings) => Some(kernel::allocator::try_arc(Cache::new(settings)?)?),
@@ -137,12 +153,30 @@ impl Http {
             None => None,
         };
         let body_max = cache.as_ref().map_or(SPLICE_FROM as usize, |c| c.settings().body_max);
+        let mut scratch = Vec::new();
+        let slots = workers.saturating_add(SCRATCH_EXTRA);
+        scratch.try_reserve_exact(slots)?;
+        for _ in 0..slots {
+            let _ = scratch.try_push(TryLock::new(ConnScratch::default()));
+        }
         Ok(Http {
             site: Site { root, listings, sendfile, compressors, cache, body_max, stats },
             cred,
             timeouts,
             maintainer,
+            scratch,
         })
+    }
+
+    /// A free set of scratch buffers, if any: the search starts at a slot chosen by the
+    /// CPU, so that workers on different CPUs rarely try the same slots.
+    fn take_scratch(&self) -> Option<kernel::sync::TryLockGuard<'_, ConnScratch>> {
+        let n = self.scratch.len();
+        if n == 0 {
+            return None;
+        }
+        let start = kernel::cpu::current().wrapping_mul(n / kernel::cpu::online_cpus().max(1) as usize) % n;
+        (0..n).find_map(|i| self.scratch.get((start + i) % n).and_then(|s| s.try_lock()))
     }
 
     fn limit_ms(&self, phase: Phase) -> u32 {
@@ -156,15 +190,16 @@ impl Http {
 
     /// Called where the connection would wait for its socket: `Some(Wait)` normally,
     /// `Some(Close)` when the phase's time is up, `None` when a 408 was queued instead
-    /// (serve on to send it). An idle connection gives its input buffer back.
-    fn wait(&self, c: &mut Conn, now: u64) -> Option<Step> {
+    /// (serve on to send it).
+    fn wait(&self, c: &mut Conn, now: u64, scratch: &mut ConnScratch) -> Option<Step> {
         let limit = self.limit_ms(c.phase);
         if limit > 0 && now.saturating_sub(c.since) >= u64::from(limit) {
             // A head was started but not finished in time: say so (RFC 9110 15.5.9).
             // A connection that never sent a byte (e.g. a browser's preconnect), an idle
             // keep-alive one, a stalled reader: close without a word.
             if c.phase == Phase::Head && c.in_len > 0 {
-                let reply = content::error_reply(StatusCode::RequestTimeout, kernel::time::real_seconds());
+                let reply =
+                    content::error_reply(&mut scratch.answer.head, StatusCode::RequestTimeout, kernel::time::real_seconds());
                 let Ok(reply) = reply else { return Some(Step::Close) };
                 self.site.stats.add(stats::REQUESTS, 1);
                 c.in_len = 0;
@@ -172,9 +207,6 @@ impl Http {
                 return None;
             }
             return Some(Step::Close);
-        }
-        if c.in_len == 0 && c.phase != Phase::Linger {
-            c.input = Vec::new();
         }
         Some(Step::Wait)
     }
@@ -205,11 +237,19 @@ impl Drop for Conn {
 pub struct Conn {
     input: Vec<u8>,
     in_len: usize,
+    /// The head being sent: `out[out_off..out_len]` is left.
     out: Vec<u8>,
     out_off: usize,
+    out_len: usize,
     body: Option<FileBody>,
     /// Close once the queued output is sent.
     close_after: bool,
+    /// Whether closing waits for the client's own close (discarding what it still
+    /// sends, so that our close is not a reset that could destroy the response in
+    /// flight): when the client may still send, i.e. it asked to keep the connection or
+    /// its request was refused. A client that asked to close, with nothing unread, is
+    /// closed at once (as nginx does), without another run of its work item.
+    linger: bool,
     /// After the last response of a closing connection: bytes of input discarded since
     /// the write side was shut (`None` until then).
     draining: Option<usize>,
@@ -230,11 +270,13 @@ impl Conn {
     }
 
     fn start_reply(&mut self, reply: Reply, now: u64) {
-        self.stats.response(&reply.head);
+        self.stats.response(reply.head());
+        self.out_len = reply.head_len.min(reply.head.len());
         self.out = reply.head;
         self.out_off = 0;
         self.body = reply.body;
         self.close_after = !reply.keep_open;
+        self.linger = true;
         self.set_phase(Phase::Send);
         self.since = now;
     }
@@ -253,7 +295,7 @@ impl Conn {
 
     /// Bytes of the current response not sent yet (a measure of progress).
     fn bytes_left(&self) -> u64 {
-        let head = self.out.len().saturating_sub(self.out_off) as u64;
+        let head = self.out_len.saturating_sub(self.out_off) as u64;
         let body = self.body.as_ref().map_or(0, |b| b.left());
         head.saturating_add(body)
     }
@@ -272,7 +314,7 @@ impl Conn {
                     Err(_) => return Flush::Failed,
                 }
             }
-            let head_sent = self.out_off >= self.out.len();
+            let head_sent = self.out_off >= self.out_len;
             if head_sent && self.body.as_ref().is_none_or(|b| b.pending().is_empty()) {
                 if let Some(b) = self.body.as_mut().filter(|b| b.splices()) {
                     match b.splice_some(stream, &self.stats) {
@@ -280,12 +322,9 @@ impl Conn {
                         Err(e) => return e,
                     }
                 }
-                // Give the response's buffer back: an idle connection holds none.
-                self.out = Vec::new();
-                self.out_off = 0;
                 return Flush::Done;
             }
-            let head = self.out.get(self.out_off..).unwrap_or(&[]);
+            let head = self.out.get(self.out_off..self.out_len).unwrap_or(&[]);
             let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
             let more = self.body.as_ref().is_some_and(|b| b.more_after_pending());
             match stream.write_vectored(&[head, body], false, more) {
@@ -299,6 +338,24 @@ impl Conn {
                 }
                 Err(e) if e == EAGAIN => return Flush::WouldBlock,
                 Err(_) => return Flush::Failed,
+            }
+        }
+    }
+
+    /// Gives the buffers it no longer needs back to the run's scratch set (or frees
+    /// them): an idle connection holds none. Grown buffers are freed, not kept.
+    fn return_scratch(&mut self, s: &mut ConnScratch) {
+        if self.in_len == 0 {
+            let buf = core::mem::take(&mut self.input);
+            if s.input.is_empty() && buf.len() == IN_START {
+                s.input = buf;
+            }
+        }
+        if self.out_off >= self.out_len {
+            let buf = core::mem::take(&mut self.out);
+            (self.out_off, self.out_len) = (0, 0);
+            if s.answer.head.is_empty() && buf.len() == content::HEAD_BUF {
+                s.answer.head = buf;
             }
         }
     }
@@ -325,8 +382,10 @@ impl Handler for Http {
             in_len: 0,
             out: Vec::new(),
             out_off: 0,
+            out_len: 0,
             body: None,
             close_after: false,
+            linger: true,
             draining: None,
             phase: Phase::Head,
             stats: {
@@ -339,7 +398,8 @@ impl Handler for Http {
 
     fn refusal_state(&self) -> Option<Conn> {
         let mut c = self.new_state().ok()?;
-        let reply = content::error_reply(StatusCode::ServiceUnavailable, kernel::time::real_seconds()).ok()?;
+        let reply =
+            content::error_reply(&mut Vec::new(), StatusCode::ServiceUnavailable, kernel::time::real_seconds()).ok()?;
         let now = c.since;
         c.start_reply(reply, now);
         Some(c)
@@ -351,11 +411,24 @@ impl Handler for Http {
     }
 
     fn serve(&self, c: &mut Conn, stream: &TcpStream) -> Step {
+        // Without a free set (more runs at once than workers): buffers of this run only.
+        let mut own = ConnScratch::default();
+        let mut guard = self.take_scratch();
+        let scratch = guard.as_deref_mut().unwrap_or(&mut own);
+        let step = self.serve_run(c, stream, scratch);
+        c.return_scratch(scratch);
+        step
+    }
+}
+
+impl Http {
+    /// One run of a connection's work item, with `scratch` lent for the run.
+    fn serve_run(&self, c: &mut Conn, stream: &TcpStream, scratch: &mut ConnScratch) -> Step {
         let now = kernel::time::monotonic_ms();
         for _ in 0..BUDGET {
             match c.flush(stream, now) {
                 Flush::Done => {}
-                Flush::WouldBlock => match self.wait(c, now) {
+                Flush::WouldBlock => match self.wait(c, now, scratch) {
                     Some(step) => return step,
                     None => continue,
                 },
@@ -385,14 +458,17 @@ impl Handler for Http {
                     }
                 };
                 if c.input.is_empty() {
-                    let Ok(buf) = kernel::allocator::try_vec(IN_START, 0u8) else { return Step::Close };
+                    let Ok(buf) = input_buffer(scratch) else { return Step::Close };
                     c.input = buf;
                 }
                 match stream.read(&mut c.input, false) {
                     Ok(n) if n > 0 && drained + n <= DRAIN_MAX => c.draining = Some(drained + n),
                     Err(e) if e == EAGAIN => {
+                        if !c.linger {
+                            return Step::Close;
+                        }
                         c.draining = Some(drained);
-                        return self.wait(c, now).unwrap_or(Step::Close);
+                        return self.wait(c, now, scratch).unwrap_or(Step::Close);
                     }
                     // EOF, error, or a client that keeps sending: close now.
                     _ => return Step::Close,
@@ -405,15 +481,23 @@ impl Handler for Http {
                     Ok(Status::Partial) => None,
                     Ok(Status::Complete(req, used)) => {
                         let now_s = kernel::time::real_seconds();
-                        Some((self.cred.act_as(|| content::respond(&self.site, &req, now_s)), used))
+                        let answer = &mut scratch.answer;
+                        let reply = self.cred.act_as(|| content::respond(&self.site, &req, now_s, answer));
+                        Some((reply, used, req.keep_alive()))
                     }
-                    Err(e) => Some((content::error_reply(e.status(), kernel::time::real_seconds()), c.in_len)),
+                    Err(e) => {
+                        let now_s = kernel::time::real_seconds();
+                        Some((content::error_reply(&mut scratch.answer.head, e.status(), now_s), c.in_len, true))
+                    }
                 };
-                if let Some((reply, used)) = reply {
+                if let Some((reply, used, linger)) = reply {
                     self.site.stats.add(stats::REQUESTS, 1);
                     c.consume_input(used);
                     match reply {
-                        Ok(reply) => c.start_reply(reply, now),
+                        Ok(reply) => {
+                            c.start_reply(reply, now);
+                            c.linger = linger;
+                        }
                         // Out of memory while building a response: nothing sensible
                         // can be sent.
                         Err(_) => return Step::Close,
@@ -433,7 +517,7 @@ impl Handler for Http {
                 }
             }
             if c.input.is_empty() {
-                let Ok(buf) = kernel::allocator::try_vec(IN_START, 0u8) else { return Step::Close };
+                let Ok(buf) = input_buffer(scratch) else { return Step::Close };
                 c.input = buf;
             }
             let Some(free) = c.input.get_mut(c.in_len..) else { return Step::Close };
@@ -447,7 +531,7 @@ impl Handler for Http {
                     }
                     c.in_len += n;
                 }
-                Err(e) if e == EAGAIN => match self.wait(c, now) {
+                Err(e) if e == EAGAIN => match self.wait(c, now, scratch) {
                     Some(step) => return step,
                     None => continue,
                 },
@@ -455,5 +539,15 @@ impl Handler for Http {
             }
         }
         Step::Yield
+    }
+}
+
+/// An input buffer of `IN_START` bytes: the scratch set's (not cleared: only bytes read
+/// into it are ever parsed), or a new one.
+fn input_buffer(scratch: &mut ConnScratch) -> Result<Vec<u8>> {
+    if scratch.input.len() == IN_START {
+        Ok(core::mem::take(&mut scratch.input))
+    } else {
+        kernel::allocator::try_vec(IN_START, 0u8)
     }
 }

@@ -25,8 +25,11 @@ use kernel::prelude::*;
 /// Most entries listed for one directory (bounds the memory of a listing).
 const MAX_ENTRIES: usize = 10_000;
 /// Heads and status pages are built in a buffer of this size (on the heap: kernel
-/// stacks are 16 KiB, and deep file system calls run below us).
-const HEAD_BUF: usize = 1024;
+/// stacks are 16 KiB, and deep file system calls run below us). The connection layer
+/// lends one, reused from request to request (`conn.rs`).
+pub const HEAD_BUF: usize = 1024;
+/// The buffer a request path is resolved into: the longest path and a trailing slash.
+pub const PATH_BUF: usize = path::MAX_PATH + 1;
 /// Largest file compressed: the kernel's compressor is one-shot, so the file is read
 /// whole into memory (as is its compressed copy) for this.
 const COMPRESS_MAX: u64 = 1024 * 1024;
@@ -56,44 +59,63 @@ pub struct Site {
 /// A complete answer to one request: the head (plus any small body) to send, an
 /// optional file body streamed after it, and whether the connection stays open.
 pub struct Reply {
+    /// The head is `head[..head_len]`; the buffer may be longer (it is reused, not
+    /// cleared, for later heads).
     pub head: Vec<u8>,
+    pub head_len: usize,
     pub body: Option<FileBody>,
     pub keep_open: bool,
 }
 
-fn to_vec(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut v = Vec::new();
-    v.try_extend_from_slice(bytes)?;
-    Ok(v)
+impl Reply {
+    /// The head's bytes.
+    pub fn head(&self) -> &[u8] {
+        self.head.get(..self.head_len).unwrap_or(&[])
+    }
 }
 
-/// `buf` cut to its first `n` bytes: a head written into its buffer is sent from
-/// there, without a second allocation and copy.
-fn written(mut buf: Vec<u8>, n: usize) -> Vec<u8> {
-    buf.truncate(n);
-    buf
+/// The buffers a request is answered in, lent by the caller and kept for the next
+/// request: a head buffer (`HEAD_BUF` bytes, taken by the reply) and the buffer the
+/// path is resolved into (`PATH_BUF`). Either may be empty: it is then allocated here
+/// (and the path buffer kept in `Scratch` for next time). Their old contents are never
+/// read: everything sent is written first, so they need no clearing.
+#[derive(Default)]
+pub struct Scratch {
+    pub head: Vec<u8>,
+    pub path: Vec<u8>,
 }
 
-/// `head` written into a buffer of its own, ready to send.
-fn head_bytes(head: &Head<'_>) -> Result<Vec<u8>> {
-    let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+/// A buffer of at least `len` bytes for a head: `spare` if it is that large (taken,
+/// not cleared), else a new one.
+fn head_buf(spare: &mut Vec<u8>, len: usize) -> Result<Vec<u8>> {
+    if spare.len() >= len {
+        Ok(core::mem::take(spare))
+    } else {
+        kernel::allocator::try_vec(len, 0u8)
+    }
+}
+
+/// `head` written into `spare` (or a new buffer), ready to send.
+fn head_reply(spare: &mut Vec<u8>, head: &Head<'_>, body: Option<FileBody>) -> Result<Reply> {
+    let mut buf = head_buf(spare, HEAD_BUF)?;
     let mut w = Writer::new(&mut buf);
     response::write_head(head, &mut w).map_err(|_| EINVAL)?;
-    let n = w.len();
-    Ok(written(buf, n))
+    let head_len = w.len();
+    Ok(Reply { head: buf, head_len, body, keep_open: head.keeps_alive() })
 }
 
-fn page(status: StatusCode, keep_alive: bool, now: i64, head_only: bool) -> Result<Reply> {
-    let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+fn page(spare: &mut Vec<u8>, status: StatusCode, keep_alive: bool, now: i64, head_only: bool) -> Result<Reply> {
+    let mut buf = head_buf(spare, HEAD_BUF)?;
     let mut w = Writer::new(&mut buf);
     let keep_open = response::write_status_page(status, keep_alive, Some(now), head_only, &mut w).map_err(|_| EINVAL)?;
-    let n = w.len();
-    Ok(Reply { head: written(buf, n), body: None, keep_open })
+    let head_len = w.len();
+    Ok(Reply { head: buf, head_len, body: None, keep_open })
 }
 
 /// The answer to a request that could not be parsed; the connection closes after it.
-pub fn error_reply(status: StatusCode, now: i64) -> Result<Reply> {
-    page(status, false, now, false)
+/// Written into `spare` if that is large enough.
+pub fn error_reply(spare: &mut Vec<u8>, status: StatusCode, now: i64) -> Result<Reply> {
+    page(spare, status, false, now, false)
 }
 
 /// Maps a lookup/open error to the status the client sees.
@@ -112,19 +134,23 @@ fn status_for(e: Error) -> StatusCode {
     }
 }
 
-/// Answers one parsed request.
-pub fn respond(site: &Site, req: &Request<'_>, now: i64) -> Result<Reply> {
+/// Answers one parsed request, in the buffers of `scratch` (see [`Scratch`]).
+pub fn respond(site: &Site, req: &Request<'_>, now: i64, scratch: &mut Scratch) -> Result<Reply> {
     let ka = req.keep_alive();
     let head_only = req.is_head();
+    let spare = &mut scratch.head;
     if let Some(status) = req.method().rejection() {
-        return page(status, ka, now, false);
+        return page(spare, status, ka, now, false);
     }
     // The resolved path is never longer than the target (decoding and normalising
-    // only shrink it), so that much room is enough, plus the key's trailing slash.
-    let mut pbuf = kernel::allocator::try_vec(req.target().len().clamp(1, path::MAX_PATH) + 1, 0u8)?;
-    let (rel, trailing_slash) = match path::resolve(req.target(), &mut pbuf) {
+    // only shrink it) nor than MAX_PATH, plus the key's trailing slash: PATH_BUF.
+    if scratch.path.len() < PATH_BUF {
+        scratch.path = kernel::allocator::try_vec(PATH_BUF, 0u8)?;
+    }
+    let pbuf = &mut scratch.path;
+    let (rel, trailing_slash) = match path::resolve(req.target(), pbuf) {
         Ok(r) => (r.rel.len(), r.trailing_slash),
-        Err(e) => return page(e.status(), ka, now, head_only),
+        Err(e) => return page(spare, e.status(), ka, now, head_only),
     };
     // The cache key: the resolved path, with its trailing slash ("dir/" lists or serves
     // an index, "dir" redirects).
@@ -139,23 +165,23 @@ pub fn respond(site: &Site, req: &Request<'_>, now: i64) -> Result<Reply> {
     let now_ms = kernel::time::monotonic_ms();
     if let Some(cache) = site.cache.as_deref() {
         match cache.lookup(key, now_ms) {
-            Lookup::Fresh(e) => return entry_reply(site, Some(cache), e, req, now),
+            Lookup::Fresh(e) => return entry_reply(site, Some(cache), e, req, now, spare),
             Lookup::Stale(e) => {
                 if still_valid(site, &e, rel, trailing_slash) {
                     cache.revalidated(&e, now_ms);
-                    return entry_reply(site, Some(cache), e, req, now);
+                    return entry_reply(site, Some(cache), e, req, now, spare);
                 }
                 cache.remove(&e);
             }
             Lookup::Miss => {}
         }
     }
-    match resolve(site, rel, trailing_slash, key, req, now, now_ms)? {
+    match resolve(site, rel, trailing_slash, key, req, now, now_ms, spare)? {
         Resolved::Entry(e) => {
             if let Some(cache) = site.cache.as_deref() {
                 cache.insert(&e);
             }
-            entry_reply(site, site.cache.as_deref(), e, req, now)
+            entry_reply(site, site.cache.as_deref(), e, req, now, spare)
         }
         Resolved::Reply(r) => Ok(r),
     }
@@ -198,6 +224,7 @@ fn still_valid(site: &Site, e: &Entry, rel: &[u8], trailing_slash: bool) -> bool
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve(
     site: &Site,
     rel: &[u8],
@@ -206,42 +233,45 @@ fn resolve(
     req: &Request<'_>,
     now: i64,
     now_ms: u64,
+    spare: &mut Vec<u8>,
 ) -> Result<Resolved> {
     let ka = req.keep_alive();
     let head_only = req.is_head();
     let (p, st) = match site.root.lookup(rel).and_then(|p| p.stat().map(|st| (p, st))) {
         Ok(v) => v,
-        Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+        Err(e) => return Ok(Resolved::Reply(page(spare, status_for(e), ka, now, head_only)?)),
     };
     match st.kind {
-        FileKind::Regular => file_entry(site, &p, st, rel, key, req, now, now_ms),
+        FileKind::Regular => file_entry(site, &p, st, rel, key, req, now, now_ms, spare),
         FileKind::Directory => {
             if !trailing_slash {
-                let mut buf = kernel::allocator::try_vec(HEAD_BUF + path::MAX_PATH * 3, 0u8)?;
+                // The location is the path percent-encoded: up to three times as long.
+                let mut buf = head_buf(spare, HEAD_BUF + path::MAX_PATH * 3)?;
                 let mut w = Writer::new(&mut buf);
                 let keep_open = response::write_redirect_to_dir(rel, ka, Some(now), head_only, &mut w)
                     .map_err(|_| ENAMETOOLONG)?;
-                return Ok(Resolved::Reply(Reply { head: to_vec(w.written())?, body: None, keep_open }));
+                let head_len = w.len();
+                return Ok(Resolved::Reply(Reply { head: buf, head_len, body: None, keep_open }));
             }
             if let Ok(index) = p.lookup(b"index.html") {
                 if let Ok(ist) = index.stat() {
                     if ist.kind == FileKind::Regular {
-                        return file_entry(site, &index, ist, b"index.html", key, req, now, now_ms);
+                        return file_entry(site, &index, ist, b"index.html", key, req, now, now_ms, spare);
                     }
                 }
             }
             if !site.listings {
-                return Ok(Resolved::Reply(page(StatusCode::Forbidden, ka, now, head_only)?));
+                return Ok(Resolved::Reply(page(spare, StatusCode::Forbidden, ka, now, head_only)?));
             }
             let html = match render_listing(site, &p, rel) {
                 Ok(html) => html,
                 Err(e) if e == ENOMEM => return Err(e),
-                Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+                Err(e) => return Ok(Resolved::Reply(page(spare, status_for(e), ka, now, head_only)?)),
             };
             Ok(Resolved::Entry(Entry::new(key, st, Content::Listing { html }, now_ms)?))
         }
         // Devices, FIFOs, sockets: never opened.
-        _ => Ok(Resolved::Reply(page(StatusCode::Forbidden, ka, now, head_only)?)),
+        _ => Ok(Resolved::Reply(page(spare, StatusCode::Forbidden, ka, now, head_only)?)),
     }
 }
 
@@ -258,11 +288,12 @@ fn file_entry(
     req: &Request<'_>,
     now: i64,
     now_ms: u64,
+    spare: &mut Vec<u8>,
 ) -> Result<Resolved> {
     let (ka, head_only) = (req.keep_alive(), req.is_head());
     let file = match p.open() {
         Ok(f) => f,
-        Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+        Err(e) => return Ok(Resolved::Reply(page(spare, status_for(e), ka, now, head_only)?)),
     };
     let content_type = mime::content_type(name);
     let mut st = st;
@@ -276,7 +307,7 @@ fn file_entry(
                     break;
                 }
                 Ok(after) => st = after,
-                Err(e) => return Ok(Resolved::Reply(page(status_for(e), ka, now, head_only)?)),
+                Err(e) => return Ok(Resolved::Reply(page(spare, status_for(e), ka, now, head_only)?)),
             }
         }
         match got {
@@ -284,7 +315,7 @@ fn file_entry(
             // Still changing: answer from the file as it is now, without caching.
             None => {
                 let e = Entry::new(key, st, file_content(file, content_type, None), now_ms)?;
-                let reply = entry_reply(site, None, e, req, now)?;
+                let reply = entry_reply(site, None, e, req, now, spare)?;
                 return Ok(Resolved::Reply(reply));
             }
         }
@@ -316,7 +347,14 @@ fn read_whole(file: &File, size: u64) -> Result<Option<Vec<u8>>> {
 /// a compressed variant made here. Never inlined: a symbol of its own for
 /// kprobe-timer and `make trace` (one call per file or listing answered).
 #[inline(never)]
-fn entry_reply(site: &Site, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<'_>, now: i64) -> Result<Reply> {
+fn entry_reply(
+    site: &Site,
+    cache: Option<&Cache>,
+    e: Arc<Entry>,
+    req: &Request<'_>,
+    now: i64,
+    spare: &mut Vec<u8>,
+) -> Result<Reply> {
     let head_only = req.is_head();
     let ka = req.keep_alive();
     let (content_type, size, part) = match &e.content {
@@ -330,9 +368,8 @@ fn entry_reply(site: &Site, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<
     head.content_type = Some(content_type);
     head.keep_alive = ka;
     if part == Part::Listing {
-        let keep_open = head.keeps_alive();
         let body = (!head_only && size > 0).then(|| FileBody::new(e.clone(), part, 0, size, site.sendfile));
-        return Ok(Reply { head: head_bytes(&head)?, body, keep_open });
+        return head_reply(spare, &head, body);
     }
     head.last_modified = Some(e.stat.mtime);
     let compressible = !site.compressors.is_empty() && compress::worth_compressing(content_type, size) && size <= COMPRESS_MAX;
@@ -346,15 +383,15 @@ fn entry_reply(site: &Site, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<
             head.body = Body::None;
             head.content_type = None;
             head.etag = Some(tag.for_encoding(enc));
-            Ok(Reply { head: head_bytes(&head)?, body: None, keep_open: head.keeps_alive() })
+            head_reply(spare, &head, None)
         }
         Outcome::Unsatisfiable => {
-            let mut buf = kernel::allocator::try_vec(HEAD_BUF, 0u8)?;
+            let mut buf = head_buf(spare, HEAD_BUF)?;
             let mut w = Writer::new(&mut buf);
             let keep_open =
                 response::write_range_not_satisfiable(size, ka, Some(now), head_only, &mut w).map_err(|_| EINVAL)?;
-            let n = w.len();
-            Ok(Reply { head: written(buf, n), body: None, keep_open })
+            let head_len = w.len();
+            Ok(Reply { head: buf, head_len, body: None, keep_open })
         }
         // Ranges are of the file itself, never compressed.
         Outcome::Partial(r) => {
@@ -363,9 +400,8 @@ fn entry_reply(site: &Site, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<
             head.content_range = Some(ContentRange::Bytes { range: r, complete_length: size });
             head.etag = Some(tag);
             head.accept_ranges = true;
-            let keep_open = head.keeps_alive();
             let body = (!head_only && r.len() > 0).then(|| FileBody::new(e.clone(), part, r.first, r.len(), site.sendfile));
-            Ok(Reply { head: head_bytes(&head)?, body, keep_open })
+            head_reply(spare, &head, body)
         }
         Outcome::Full => {
             let (mut part, mut len) = (part, size);
@@ -382,9 +418,8 @@ fn entry_reply(site: &Site, cache: Option<&Cache>, e: Arc<Entry>, req: &Request<
             head.body = Body::Length(len);
             head.etag = Some(tag.for_encoding(used));
             head.accept_ranges = used == Encoding::Identity;
-            let keep_open = head.keeps_alive();
             let body = (!head_only && len > 0).then(|| FileBody::new(e.clone(), part, 0, len, site.sendfile));
-            Ok(Reply { head: head_bytes(&head)?, body, keep_open })
+            head_reply(spare, &head, body)
         }
     }
 }

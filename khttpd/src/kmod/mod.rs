@@ -67,6 +67,7 @@ impl Module for Khttpd {
         let config = ServerConfig {
             queue_name: c"khttpd_wq",
             thread_name: c"khttpd_accept",
+            cpu_thread_name: c"khttpd_acc",
             addr: SocketAddr::any_v6(port),
             backlog,
             queue_flags: if per_cpu { QueueFlags::BOUND } else { QueueFlags::UNBOUND },
@@ -102,6 +103,7 @@ impl Module for Khttpd {
             compressors,
             cache,
             http_stats.clone(),
+            usize::try_from(workers).unwrap_or(0),
         )
         .inspect_err(|e| pr_err!("cannot set the cache up: {:?}", e))?;
         let server = Server::start(config, handler).inspect_err(|e| {
