@@ -351,6 +351,12 @@ impl Conn {
                 s.input = buf;
             }
         }
+        self.recycle_head(s);
+    }
+
+    /// Gives a sent head's buffer back to the scratch set (so that the next response,
+    /// in the same run or a later one, is written there), or frees it.
+    fn recycle_head(&mut self, s: &mut ConnScratch) {
         if self.out_off >= self.out_len {
             let buf = core::mem::take(&mut self.out);
             (self.out_off, self.out_len) = (0, 0);
@@ -476,6 +482,7 @@ impl Http {
                 continue;
             }
             if c.in_len > 0 {
+                c.recycle_head(scratch);
                 let Some(input) = c.input.get(..c.in_len) else { return Step::Close };
                 let reply = match parser::parse(input) {
                     Ok(Status::Partial) => None,
