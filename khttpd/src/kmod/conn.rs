@@ -468,7 +468,11 @@ impl Http {
                     c.input = buf;
                 }
                 match stream.read(&mut c.input, false) {
-                    Ok(n) if n > 0 && drained + n <= DRAIN_MAX => c.draining = Some(drained + n),
+                    Ok(n) if n > 0 && drained + n <= DRAIN_MAX => {
+                        c.draining = Some(drained + n);
+                        // It sends after all: it may send more, so wait for its close.
+                        c.linger = true;
+                    }
                     Err(e) if e == EAGAIN => {
                         if !c.linger {
                             return Step::Close;
