@@ -459,6 +459,10 @@ impl Http {
                     Some(n) => n,
                     None => {
                         let _ = stream.shutdown(Shutdown::Write);
+                        // Bytes after the last request: it may send more.
+                        if c.in_len > 0 {
+                            c.linger = true;
+                        }
                         c.in_len = 0;
                         0
                     }
