@@ -761,7 +761,9 @@ client_or_dump() {
 # (kprobe_profile: one line per probe, its event name without the group, then its hits.)
 alloc_calls() { awk '$1 ~ /^khttpd_k(m|re|vm)alloc$/ { n += $2 } END { print n + 0 }' $TR/kprobe_profile; }
 test_cached_requests_allocate_nothing() {
-    load
+    # A ttl longer than the test: no revalidation (a path lookup, which allocates its
+    # name buffer once a second) is counted.
+    load cache_ttl_ms=600000
     TR=/sys/kernel/tracing
     [ -f $TR/kprobe_events ] || mount -t tracefs tracefs $TR 2>/dev/null
     [ -f $TR/kprobe_events ] || { t_skip "no kprobe events (tracefs) in this kernel"; return 0; }
@@ -830,6 +832,12 @@ memory_rounds() {
         after=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
         echo "$round round: Slab before $before kB, after $n clients $after kB"
     done
+    # KASAN keeps freed objects in a quarantine (up to 1/32 of memory), counted in Slab:
+    # there the size says nothing, and kmemleak (after every rmmod) finds leaks instead.
+    if grep -q " kasan_quarantine_put$" /proc/kallsyms; then
+        echo "KASAN kernel: the slab size is not checked (its quarantine holds freed objects); kmemleak is"
+        return 0
+    fi
     # A connection that leaked even 100 bytes would show as $n / 10 kB.
     [ $((after - before)) -lt 512 ] || t_fail "slab grew by $((after - before)) kB over $n connections"
 }
