@@ -117,12 +117,6 @@ void rust_helper_sk_set_v6only(struct sock *sk, bool on) { sk->sk_ipv6only = on;
 /* SO_INCOMING_CPU before listen(): the reuseport group counts it when the socket joins. */
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu) { WRITE_ONCE(sk->sk_incoming_cpu, cpu); }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
-unsigned int rust_helper_tcp_unacked(const struct sock *sk)
-{
-	const struct tcp_sock *tp = tcp_sk(sk);
-
-	return READ_ONCE(tp->write_seq) - READ_ONCE(tp->snd_una);
-}
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {
 	return (d_really_is_negative(d) ? KMODS_DENTRY_NEGATIVE : 0) |

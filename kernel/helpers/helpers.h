@@ -100,8 +100,6 @@ int rust_helper_sk_state(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */
 void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);
-/* Bytes written to a TCP socket and not yet acknowledged by the peer (SIOCOUTQ). */
-unsigned int rust_helper_tcp_unacked(const struct sock *sk);
 /* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
 void rust_helper_fput_now(struct file *file);
 

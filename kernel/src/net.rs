@@ -302,13 +302,6 @@ impl TcpStream {
         unsafe { bindings::rust_helper_sk_state(self.sock.sk()) }
     }
 
-    /// Bytes written and not yet acknowledged by the peer (what `SIOCOUTQ` reports): a
-    /// snapshot, read without the socket lock.
-    pub fn unacked(&self) -> u32 {
-        // SAFETY: the socket is live and a TCP socket (streams are accepted TCP
-        // connections); the sequence numbers are read with READ_ONCE.
-        unsafe { bindings::rust_helper_tcp_unacked(self.sock.sk()) }
-    }
 }
 
 /// What a socket callback reports.

@@ -44,12 +44,6 @@ const DRAIN_MAX: usize = 64 * 1024;
 /// How long a closing connection waits for the client to close its side after the last
 /// response (then closes anyway; like nginx's lingering_timeout).
 const LINGER_MS: u32 = 5000;
-/// A client that asked to close is closed at once only if at most this much of its
-/// response is still unacknowledged: else the socket, closed, would hold the rest as an
-/// orphan that the kernel treats harshly under memory pressure (seen: 1,000 HTTP/1.0
-/// clients of a 1 MiB file served at a twentieth of the rate). Lingering keeps it ours
-/// until the client has read all and closed.
-const CLOSE_AT_ONCE_UNACKED: u32 = 64 * 1024;
 
 /// Time limits of the phases of a connection (ms; 0: none).
 #[derive(Clone, Copy)]
@@ -250,12 +244,6 @@ pub struct Conn {
     body: Option<FileBody>,
     /// Close once the queued output is sent.
     close_after: bool,
-    /// Whether closing waits for the client's own close (discarding what it still
-    /// sends, so that our close is not a reset that could destroy the response in
-    /// flight): when the client may still send, i.e. it asked to keep the connection or
-    /// its request was refused. A client that asked to close, with nothing unread, is
-    /// closed at once (as nginx does), without another run of its work item.
-    linger: bool,
     /// After the last response of a closing connection: bytes of input discarded since
     /// the write side was shut (`None` until then).
     draining: Option<usize>,
@@ -282,7 +270,6 @@ impl Conn {
         self.out_off = 0;
         self.body = reply.body;
         self.close_after = !reply.keep_open;
-        self.linger = true;
         self.set_phase(Phase::Send);
         self.since = now;
     }
@@ -397,7 +384,6 @@ impl Handler for Http {
             out_len: 0,
             body: None,
             close_after: false,
-            linger: true,
             draining: None,
             phase: Phase::Head,
             stats: {
@@ -465,10 +451,6 @@ impl Http {
                     Some(n) => n,
                     None => {
                         let _ = stream.shutdown(Shutdown::Write);
-                        // Bytes after the last request: it may send more.
-                        if c.in_len > 0 {
-                            c.linger = true;
-                        }
                         c.in_len = 0;
                         0
                     }
@@ -478,15 +460,8 @@ impl Http {
                     c.input = buf;
                 }
                 match stream.read(&mut c.input, false) {
-                    Ok(n) if n > 0 && drained + n <= DRAIN_MAX => {
-                        c.draining = Some(drained + n);
-                        // It sends after all: it may send more, so wait for its close.
-                        c.linger = true;
-                    }
+                    Ok(n) if n > 0 && drained + n <= DRAIN_MAX => c.draining = Some(drained + n),
                     Err(e) if e == EAGAIN => {
-                        if !c.linger && stream.unacked() <= CLOSE_AT_ONCE_UNACKED {
-                            return Step::Close;
-                        }
                         c.draining = Some(drained);
                         return self.wait(c, now, scratch).unwrap_or(Step::Close);
                     }
@@ -503,22 +478,18 @@ impl Http {
                     Ok(Status::Complete(req, used)) => {
                         let now_s = kernel::time::real_seconds();
                         let answer = &mut scratch.answer;
-                        let reply = self.cred.act_as(|| content::respond(&self.site, &req, now_s, answer));
-                        Some((reply, used, req.keep_alive()))
+                        Some((self.cred.act_as(|| content::respond(&self.site, &req, now_s, answer)), used))
                     }
                     Err(e) => {
                         let now_s = kernel::time::real_seconds();
-                        Some((content::error_reply(&mut scratch.answer.head, e.status(), now_s), c.in_len, true))
+                        Some((content::error_reply(&mut scratch.answer.head, e.status(), now_s), c.in_len))
                     }
                 };
-                if let Some((reply, used, linger)) = reply {
+                if let Some((reply, used)) = reply {
                     self.site.stats.add(stats::REQUESTS, 1);
                     c.consume_input(used);
                     match reply {
-                        Ok(reply) => {
-                            c.start_reply(reply, now);
-                            c.linger = linger;
-                        }
+                        Ok(reply) => c.start_reply(reply, now),
                         // Out of memory while building a response: nothing sensible
                         // can be sent.
                         Err(_) => return Step::Close,
