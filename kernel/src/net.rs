@@ -301,7 +301,6 @@ impl TcpStream {
         // SAFETY: the socket is live; the state is read with READ_ONCE.
         unsafe { bindings::rust_helper_sk_state(self.sock.sk()) }
     }
-
 }
 
 /// What a socket callback reports.
