@@ -46,6 +46,8 @@ fn make_reports_sockets_in_their_states() {
 
     let tw = lines(&out, "tw");
     assert_eq!(tw.len(), 4, "{out}");
+    let distinct: std::collections::HashSet<_> = tw.iter().collect();
+    assert_eq!(distinct.len(), 4, "a TIME_WAIT tuple reported twice: {out}");
     // Every reported tuple is a valid write for the module, all of them together too.
     let all: String = ["tw", "est", "est-srv", "fw2", "cw"]
         .iter()

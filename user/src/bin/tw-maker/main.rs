@@ -24,6 +24,7 @@ mod procnet;
 
 use clap::{Parser, Subcommand};
 use drop_tcp_socket::tuple::Tuple;
+use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
@@ -159,40 +160,6 @@ fn make(m: &Make) -> Result<(), String> {
     println!("listen {}", netaddr::SocketAddr::from(laddr));
 
     let mut want: Vec<(Tuple, u8)> = Vec::new();
-    // A socket the kernel closed without TIME_WAIT (seen rarely on a busy guest) is
-    // replaced, with a note on stderr, a bounded number of times.
-    let mut to_make = m.time_wait;
-    let mut replaced = 0u32;
-    while to_make > 0 {
-        let mut batch = Vec::new();
-        for _ in 0..to_make {
-            let (c, s) = pair(&listener, laddr)?;
-            let t = tuple(&c)?;
-            // Active close by the client: FIN first from its side ...
-            drop(c);
-            // ... the server sees end of file and closes too; the client ends in TIME_WAIT.
-            expect_eof(s)?;
-            batch.push(t);
-        }
-        let gone = settle_time_wait(&batch)?;
-        if !gone.is_empty() {
-            eprintln!(
-                "tw-maker: note: {} socket(s) closed without TIME_WAIT ({}), made again; TCP counters: {}",
-                gone.len(),
-                gone.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
-                procnet::tw_counters()
-            );
-        }
-        replaced = replaced.saturating_add(gone.len() as u32);
-        if replaced > m.time_wait.max(10) {
-            return Err(format!("{replaced} sockets closed without TIME_WAIT; giving up"));
-        }
-        for t in batch.into_iter().filter(|t| !gone.contains(t)) {
-            println!("tw {t}");
-            want.push((t, TIME_WAIT));
-        }
-        to_make = gone.len() as u32;
-    }
     let mut held = Vec::new();
     for _ in 0..m.established {
         let (c, s) = pair(&listener, laddr)?;
@@ -218,6 +185,53 @@ fn make(m: &Make) -> Result<(), String> {
         want.push((tc, FIN_WAIT2));
         want.push((ts, CLOSE_WAIT));
         half.push((ts, s));
+    }
+    // TIME_WAIT last: a later connect may take over a TIME_WAIT tuple (tcp_tw_reuse,
+    // on for loopback by default, once the socket is a second old), which would leave
+    // a reported TIME_WAIT socket ESTABLISHED or gone. A tuple a new connection took
+    // over is counted once. A socket the kernel closed without TIME_WAIT (seen rarely
+    // on a busy guest) is replaced, with a note on stderr; both a bounded number of times.
+    let mut made: HashSet<Tuple> = HashSet::new();
+    let (mut replaced, mut reused) = (0u32, 0u32);
+    while (made.len() as u32) < m.time_wait {
+        let mut batch: Vec<Tuple> = Vec::new();
+        while ((made.len() + batch.len()) as u32) < m.time_wait {
+            let (c, s) = pair(&listener, laddr)?;
+            let t = tuple(&c)?;
+            // Active close by the client: FIN first from its side ...
+            drop(c);
+            // ... the server sees end of file and closes too; the client ends in TIME_WAIT.
+            expect_eof(s)?;
+            if made.contains(&t) || batch.contains(&t) {
+                reused = reused.saturating_add(1);
+                if reused > m.time_wait.max(10) {
+                    return Err(format!("{reused} connections took over a TIME_WAIT tuple already made; giving up"));
+                }
+            } else {
+                batch.push(t);
+            }
+        }
+        let gone = settle_time_wait(&batch)?;
+        if !gone.is_empty() {
+            eprintln!(
+                "tw-maker: note: {} socket(s) closed without TIME_WAIT ({}), made again; TCP counters: {}",
+                gone.len(),
+                gone.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", "),
+                procnet::tw_counters()
+            );
+        }
+        replaced = replaced.saturating_add(gone.len() as u32);
+        if replaced > m.time_wait.max(10) {
+            return Err(format!("{replaced} sockets closed without TIME_WAIT; giving up"));
+        }
+        for t in batch.into_iter().filter(|t| !gone.contains(t)) {
+            println!("tw {t}");
+            want.push((t, TIME_WAIT));
+            made.insert(t);
+        }
+    }
+    if reused > 0 {
+        eprintln!("tw-maker: note: {reused} connection(s) took over a TIME_WAIT tuple already made (tcp_tw_reuse); made others");
     }
     wait_states(&want)?;
     println!("ready");
