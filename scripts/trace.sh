@@ -24,7 +24,7 @@
 # under TCG.
 #
 # Environment: TRACE_LOADS, TRACE_SECS, TRACE_DEPTH, TRACE_DEEP_FILTER, TRACE_COUNTS, TRACE_FREQ, TRACE_MAXACTIVE,
-# TRACE_BUF_KB (see the guest script), TRACE_OUT (results root), BENCH_ACCEL
+# TRACE_BUF_KB, TRACE_KHTTPD_ARGS (see the guest script), TRACE_OUT (results root), BENCH_ACCEL
 # (--kvm/--tcg), BENCH_TIMEOUT (seconds).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,7 +46,7 @@ bench_initramfs --add khttpd/khttpd.ko:/modules/ --add kprobe-timer/kprobe-timer
 
 cmd=""
 bench_cmd_vars --set TRACE_LOADS TRACE_SECS TRACE_DEPTH TRACE_DEEP_FILTER TRACE_COUNTS TRACE_FREQ \
-    TRACE_BUF_KB TRACE_MAXACTIVE
+    TRACE_BUF_KB TRACE_MAXACTIVE TRACE_KHTTPD_ARGS
 cmd+="${cmd:+ }TRACE_OUT=/results/trace /tests/trace-khttpd.sh"
 bench_vm 900 --mem 2048
 ls "$work"/guest/trace/depth1-*.fgraph.gz >/dev/null 2>&1 || bench_no_results "recorded nothing"

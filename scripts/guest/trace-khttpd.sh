@@ -37,6 +37,7 @@
 #   TRACE_MAXACTIVE  calls of one function timed at once in the kprobes phase
 #                (default 1024; more are counted as missed)
 #   TRACE_BUF_KB ring buffer per CPU in KiB (default 32768)
+#   TRACE_KHTTPD_ARGS  extra khttpd parameters, e.g. "defer_accept_s=0 cache=0"
 #   TRACE_OUT    output directory (default /results/trace)
 # Output in TRACE_OUT: loads.txt (the loads in order), <phase>-<load>.json (htstress
 # --json), profile-/counts-<load>.kprof.json (kprof), depth1-/depth-<load>.fgraph.gz
@@ -87,7 +88,8 @@ dd if=/dev/urandom of="$WWW/file-64k.bin" bs=65536 count=1 2>/dev/null
 dd if=/dev/urandom of="$WWW/file-1m.bin" bs=1048576 count=1 2>/dev/null
 i=0; while [ $i -lt 200 ]; do echo "$i" > "$WWW/dir/entry-$i.txt"; i=$((i + 1)); done
 chmod -R a+rX "$WWW"
-insmod "$KO" root=$WWW port=$PORT || { echo "trace: insmod failed" >&2; exit 1; }
+# shellcheck disable=SC2086 # parameters, split on purpose
+insmod "$KO" root=$WWW port=$PORT ${TRACE_KHTTPD_ARGS:-} || { echo "trace: insmod failed" >&2; exit 1; }
 wait_port $PORT || exit 1
 
 # kallsyms names of the TRACE_COUNTS functions, for kprobe-timer: the function itself,
