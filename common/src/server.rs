@@ -41,7 +41,10 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Serves the connection: non-blocking reads and writes on `stream` until they
     /// would block (then [`Step::Wait`]), the budget is spent ([`Step::Yield`]) or the
-    /// connection is done ([`Step::Close`]). Runs in a worker (process context).
+    /// connection is done ([`Step::Close`]). Runs in a worker (process context), after
+    /// the connection is accepted and then on socket events: data or the peer's FIN
+    /// arrived, send space freed, the state changed; not for the state changes of our
+    /// own half-close (`FIN_WAIT1`, `FIN_WAIT2`), which give nothing to read or write.
     fn serve(&self, state: &mut Self::State, stream: &TcpStream) -> Step;
 
     /// When the connection must be served again even if its socket stays quiet
@@ -81,6 +84,10 @@ pub struct ServerConfig {
     /// ([`QueueFlags::BOUND`]) a connection is then served on the CPU its packets arrive
     /// on, with no lock shared between CPUs on the way.
     pub per_cpu: bool,
+    /// Hand a connection over only once its first data arrived (`TCP_DEFER_ACCEPT`, see
+    /// [`ListenOptions::defer_accept_s`]); 0: at the end of the handshake. For
+    /// protocols where the client speaks first: its first run then finds the request.
+    pub defer_accept_s: u32,
 }
 
 /// Connections refused politely (served a refusal) at once beyond the limit; more than
@@ -183,8 +190,15 @@ impl<H: Handler> TimerItem for Conn<H> {
 }
 
 impl<H: Handler> SocketEvents for Conn<H> {
-    fn on_socket_event(this: &Arc<Self>, _event: SocketEvent) {
+    fn on_socket_event(this: &Arc<Self>, event: SocketEvent) {
         if this.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        // Our own half-close going out (the handler's shutdown, in its own run) and
+        // being acknowledged gives the handler nothing to read or write: skip those
+        // runs (two per closed HTTP/1.0 connection). What it waits for, the peer's
+        // data or FIN or a reset, comes with a DataReady or a state out of FIN_WAIT.
+        if event == SocketEvent::StateChange && this.stream.stream().awaits_peer_fin() {
             return;
         }
         // Already pending is fine: the queued run will see the new data too. The clone
@@ -335,7 +349,13 @@ impl<H: Handler> Server<H> {
         let mut addr = config.addr;
         for cpu in cpus.iter() {
             let incoming_cpu = cpu.and_then(|c| u32::try_from(c).ok());
-            let opts = ListenOptions { backlog: config.backlog, reuseport: true, nodelay: true, incoming_cpu };
+            let opts = ListenOptions {
+                backlog: config.backlog,
+                reuseport: true,
+                nodelay: true,
+                incoming_cpu,
+                defer_accept_s: config.defer_accept_s,
+            };
             // Every listener after the first uses the family the first one got.
             let (listener, used) = listen(addr, opts)?;
             addr = used;

@@ -41,6 +41,8 @@ impl Module for Kecho {
             max_active: 0,
             max_connections: params::max_connections.get(),
             per_cpu,
+            // A connection that has sent nothing yet (a user at a terminal) is served too.
+            defer_accept_s: 0,
         };
         let timeout_ms = params::timeout_ms.get();
         let bytes = kernel::allocator::try_arc(kernel::cpu::Counters::try_new()?)?;

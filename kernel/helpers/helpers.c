@@ -14,6 +14,8 @@
 #include <linux/net.h>
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/tcp.h>
+#include <linux/sockptr.h>
 #include <net/sock.h>
 #include <net/net_namespace.h>
 #include <linux/uio.h>
@@ -106,6 +108,7 @@ bool rust_helper_signal_pending(void) { return signal_pending(current); }
 void rust_helper_cond_resched(void) { cond_resched(); }
 
 u64 rust_helper_ktime_get_ns(void) { return ktime_get_ns(); }
+u64 rust_helper_ktime_get_coarse_ns(void) { return ktime_get_coarse_ns(); }
 
 bool rust_helper_IS_ERR(const void *ptr) { return IS_ERR(ptr); }
 long rust_helper_PTR_ERR(const void *ptr) { return PTR_ERR(ptr); }
@@ -116,6 +119,10 @@ void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_dat
 void rust_helper_sk_set_v6only(struct sock *sk, bool on) { sk->sk_ipv6only = on; }
 /* SO_INCOMING_CPU before listen(): the reuseport group counts it when the socket joins. */
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu) { WRITE_ONCE(sk->sk_incoming_cpu, cpu); }
+int rust_helper_tcp_set_defer_accept(struct socket *sock, int secs)
+{
+	return sock->ops->setsockopt(sock, SOL_TCP, TCP_DEFER_ACCEPT, KERNEL_SOCKPTR(&secs), sizeof(secs));
+}
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {

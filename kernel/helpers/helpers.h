@@ -87,6 +87,8 @@ unsigned int rust_helper_raw_smp_processor_id(void);
 
 /* time */
 u64 rust_helper_ktime_get_ns(void);
+/* the time of the last tick: no clock hardware read */
+u64 rust_helper_ktime_get_coarse_ns(void);
 
 /* errors */
 bool rust_helper_IS_ERR(const void *ptr);
@@ -100,6 +102,8 @@ int rust_helper_sk_state(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */
 void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);
+/* TCP_DEFER_ACCEPT (setsockopt from the kernel): 0 or a negative errno */
+int rust_helper_tcp_set_defer_accept(struct socket *sock, int secs);
 /* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
 void rust_helper_fput_now(struct file *file);
 

@@ -105,6 +105,10 @@ pub struct ListenOptions {
     /// handshake the kernel processes on this CPU is queued to this listener (others
     /// are spread by the 4-tuple hash). `None`: no preference.
     pub incoming_cpu: Option<u32>,
+    /// `TCP_DEFER_ACCEPT`: a connection is handed to `accept` only once its first data
+    /// arrived, or, if none comes, after about this many seconds (the kernel rounds up
+    /// to its SYN-ACK retransmission times). 0: at the end of the handshake.
+    pub defer_accept_s: u32,
 }
 
 /// A listening kernel TCP socket.
@@ -147,6 +151,11 @@ impl TcpListener {
             if matches!(addr, SocketAddr::V6(..)) {
                 bindings::rust_helper_sk_set_v6only(sk, false);
             }
+        }
+        if opts.defer_accept_s > 0 {
+            let secs = i32::try_from(opts.defer_accept_s).map_err(|_| EINVAL)?;
+            // SAFETY: the socket is live and ours; the value is copied during the call.
+            to_result(unsafe { bindings::rust_helper_tcp_set_defer_accept(sock, secs) })?;
         }
         let (mut raw, len) = to_raw(&addr);
         // SAFETY: `raw` holds a sockaddr of `len` bytes for the socket's family.
@@ -300,6 +309,15 @@ impl TcpStream {
     pub fn state(&self) -> i32 {
         // SAFETY: the socket is live; the state is read with READ_ONCE.
         unsafe { bindings::rust_helper_sk_state(self.sock.sk()) }
+    }
+
+    /// Whether this side has sent its FIN and the peer has not sent one yet
+    /// (`FIN_WAIT1`, `FIN_WAIT2`): what changes the state there is our own shutdown
+    /// going out and being acknowledged; the peer's data, FIN or reset come with events
+    /// (and states) of their own.
+    pub fn awaits_peer_fin(&self) -> bool {
+        let st = self.state();
+        st == bindings::KMODS_TCP_FIN_WAIT1 || st == bindings::KMODS_TCP_FIN_WAIT2
     }
 }
 

@@ -18,7 +18,12 @@ pub fn monotonic_ns() -> u64 {
     unsafe { bindings::rust_helper_ktime_get_ns() }
 }
 
-/// Monotonic milliseconds since boot.
+/// Monotonic milliseconds since boot, as of the last timer tick (1-10 ms old, by
+/// `CONFIG_HZ`): for deadlines and ages. It reads no clock hardware, which
+/// [`monotonic_ns`] does: cheap on a real TSC, but an emulated HPET or ACPI PM timer
+/// (a guest without a stable TSC) costs a VM exit or more per read.
 pub fn monotonic_ms() -> u64 {
-    monotonic_ns() / 1_000_000
+    // SAFETY: reads the timekeeping core; callable from any context.
+    let ns = unsafe { bindings::rust_helper_ktime_get_coarse_ns() };
+    ns / 1_000_000
 }

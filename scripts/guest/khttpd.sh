@@ -465,10 +465,11 @@ test_statistics() {
     t_assert_eq 0 "$(( $(stat_of reading) + $(stat_of writing) + $(stat_of waiting) ))" "reading + writing + waiting after the clients left"
     hits=$(( $(stat_of cache_hits) - b_cache_hits )); misses=$(( $(stat_of cache_misses) - b_cache_misses ))
     t_assert_eq 7 $((hits + misses)) "cache lookups (one per request)"
-    # an idle keep-alive connection is "waiting", a silent new one "reading"
-    (printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 3) | nc 127.0.0.1 $PORT > /dev/null &
-    sleep 3 | nc 127.0.0.1 $PORT > /dev/null &
-    sleep 1.5
+    # an idle keep-alive connection is "waiting", a silent new one "reading" (once
+    # accepted: defer_accept_s, 1 s by default, after its handshake)
+    (printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 8) | nc 127.0.0.1 $PORT > /dev/null &
+    sleep 8 | nc 127.0.0.1 $PORT > /dev/null &
+    i=0; while [ "$(stat_of connections_open)" != 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     t_assert_eq 2 "$(stat_of connections_open)" "two connections open"
     t_assert_eq 1 "$(stat_of waiting)" "one waiting (keep-alive)"
     t_assert_eq 1 "$(stat_of reading)" "one reading (no request yet)"
@@ -613,6 +614,50 @@ test_idle_timeout() {
     unload
 }
 
+# TCP_DEFER_ACCEPT: a silent client is accepted only after defer_accept_s (its bare
+# ACK dropped by the kernel), one that sends is served at once; 0 turns it off.
+tcp_ext() { awk -v k="$1" '/^TcpExt:/ { if (!n) { n = split($0, h); next } split($0, v); for (i = 2; i <= NF; i++) if (h[i] == k) print v[i] }' /proc/net/netstat; }
+open_within() { # N TENTHS: until connections_open is N, at most TENTHS/10 s
+    _i=0; while [ "$(stat_of connections_open)" != "$1" ] && [ $_i -lt "$2" ]; do sleep 0.1; _i=$((_i + 1)); done
+    [ "$(stat_of connections_open)" = "$1" ]
+}
+# A client that connects and sends nothing until silent_stop (which kills it). Its
+# stdin is a FIFO held open by the shell, so nothing is sent and no sleep is left over.
+silent_start() {
+    rm -f /tmp/silent.fifo; mkfifo /tmp/silent.fifo
+    nc 127.0.0.1 $PORT < /tmp/silent.fifo > /dev/null &
+    SILENT=$!
+    exec 7> /tmp/silent.fifo
+}
+silent_stop() { kill $SILENT 2>/dev/null; wait $SILENT 2>/dev/null; exec 7>&-; rm -f /tmp/silent.fifo; }
+test_defer_accept() {
+    insmod $KO root=$WWW defer_accept_s=601 2>/dev/null && { rmmod khttpd; t_fail "defer_accept_s=601 accepted"; }
+    dmesg | tail -3 | grep -q 'defer_accept_s must be 0 to 600 (got 601)' || t_fail "no clear dmesg line for defer_accept_s=601"
+    load
+    t_assert_eq 1 "$(cat /sys/module/khttpd/parameters/defer_accept_s)" "defer_accept_s default"
+    t_assert_eq 200 "$(code $BASE/hello.txt)" "a client that sends at once"
+    open_within 0 50 || t_fail "curl's connection still open"
+    d0=$(tcp_ext TCPDeferAcceptDrop)
+    silent_start
+    # nc is connected: the kernel dropped its handshake's last ACK (the SYN-ACK is sent
+    # again 1 s later, and the ACK to that one is taken) and khttpd has no connection.
+    i=0; while [ "$(tcp_ext TCPDeferAcceptDrop)" = "$d0" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    [ "$(( $(tcp_ext TCPDeferAcceptDrop) - d0 ))" -ge 1 ] || t_fail "no bare ACK dropped (TCPDeferAcceptDrop)"
+    t_assert_eq 0 "$(stat_of connections_open)" "a silent client accepted before defer_accept_s"
+    open_within 1 80 || t_fail "the silent client not accepted within 8 s (defer_accept_s=1)"
+    t_assert_eq 1 "$(stat_of reading)" "the silent client waits for its head"
+    silent_stop
+    open_within 0 50 || t_fail "the silent client's connection not closed after nc left"
+    unload
+    load defer_accept_s=0
+    d0=$(tcp_ext TCPDeferAcceptDrop)
+    silent_start
+    open_within 1 50 || t_fail "a silent client not accepted with defer_accept_s=0"
+    t_assert_eq "$d0" "$(tcp_ext TCPDeferAcceptDrop)" "bare ACKs dropped with defer_accept_s=0"
+    silent_stop
+    unload
+}
+
 # Slowloris: 300 clients trickle request heads one byte per second; each is answered
 # 408 and closed when the head deadline passes, counted from its first byte, while
 # ordinary clients are served at once.
@@ -708,7 +753,7 @@ stuck_sockets() {
     awk -v p=":$(printf '%04X' $PORT)" '($2 ~ p"$" || $3 ~ p"$") && $4 != "06" && $4 != "0A"' /proc/net/tcp /proc/net/tcp6 | head -n 20
     echo "--- /proc/net/khttpd:"; cat /proc/net/khttpd
     echo "--- TcpExt:"
-    awk '/^TcpExt:/ { if (!h) { split($0, h); next } split($0, v); for (i = 2; i <= NF; i++) if (h[i] ~ /Listen|Cookie|SynRetrans|Abort|Backlog|ReqQFull|Drop/ && v[i] != 0) print h[i], v[i] }' /proc/net/netstat
+    awk '/^TcpExt:/ { if (!n) { n = split($0, h); next } split($0, v); for (i = 2; i <= NF; i++) if (h[i] ~ /Listen|Cookie|SynRetrans|Abort|Backlog|ReqQFull|Drop/ && v[i] != 0) print h[i], v[i] }' /proc/net/netstat
 }
 
 # client_or_dump SECS CMD...: runs the client CMD; one still running after SECS is
@@ -885,6 +930,7 @@ t_run khttpd_ipv6 test_ipv6
 t_run khttpd_cache_consistency test_cache_consistency
 t_run khttpd_cache_budget test_cache_budget
 t_run khttpd_idle_timeout test_idle_timeout
+t_run khttpd_defer_accept test_defer_accept
 t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline
 t_run khttpd_connection_cap test_connection_cap

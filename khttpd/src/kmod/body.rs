@@ -124,10 +124,11 @@ impl FileBody {
         self.splice
     }
 
-    /// Splices the next piece of a body into the socket.
-    pub fn splice_some(&mut self, stream: &TcpStream, stats: &HttpStats) -> core::result::Result<(), Flush> {
+    /// Splices the next piece of a body into the socket; `last_more`: hold the end back
+    /// too (a half-close follows at once and sends it, with the FIN).
+    pub fn splice_some(&mut self, stream: &TcpStream, stats: &HttpStats, last_more: bool) -> core::result::Result<(), Flush> {
         let want = self.remaining.min(SPLICE_MAX);
-        let more = self.remaining > want;
+        let more = last_more || self.remaining > want;
         let (entry, pos) = (&self.entry, &mut self.pos);
         let Content::File { file, .. } = &entry.content else { return Err(Flush::Failed) };
         match stream.send_file(file, pos, want as usize, more) {

@@ -310,7 +310,7 @@ impl Conn {
             let head_sent = self.out_off >= self.out_len;
             if head_sent && self.body.as_ref().is_none_or(|b| b.pending().is_empty()) {
                 if let Some(b) = self.body.as_mut().filter(|b| b.splices()) {
-                    match b.splice_some(stream, &self.stats) {
+                    match b.splice_some(stream, &self.stats, self.close_after) {
                         Ok(()) => continue,
                         Err(e) => return e,
                     }
@@ -319,7 +319,9 @@ impl Conn {
             }
             let head = self.out.get(self.out_off..self.out_len).unwrap_or(&[]);
             let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
-            let more = self.body.as_ref().is_some_and(|b| b.more_after_pending());
+            // The last response is held back (corked) until the half-close that follows it
+            // at once: its last segment then carries the FIN, one packet fewer each way.
+            let more = self.close_after || self.body.as_ref().is_some_and(|b| b.more_after_pending());
             match stream.write_vectored(&[head, body], false, more) {
                 Ok(mut n) => {
                     let from_head = n.min(head.len());

@@ -31,6 +31,11 @@ impl Module for Khttpd {
             pr_err!("backlog must be positive (got {})", backlog);
             return Err(EINVAL);
         }
+        let defer_accept_s = params::defer_accept_s.get();
+        if defer_accept_s > 600 {
+            pr_err!("defer_accept_s must be 0 to 600 (got {})", defer_accept_s);
+            return Err(EINVAL);
+        }
         let per_cpu = params::per_cpu.get();
         let max_active = match params::max_active.get() {
             // Sockets never block a worker, so more running workers than CPUs only add
@@ -74,6 +79,7 @@ impl Module for Khttpd {
             max_active,
             max_connections: params::max_connections.get(),
             per_cpu,
+            defer_accept_s,
         };
         let (uid, gid) = (params::uid.get(), params::gid.get());
         let cred = Credential::unprivileged(uid, gid).inspect_err(|e| {
@@ -110,7 +116,7 @@ impl Module for Khttpd {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(
-            "serving {} on port {} ({}) as uid {} gid {} ({} listener(s), backlog {}, {} workers at most{}, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; sendfile {}, compression {})",
+            "serving {} on port {} ({}) as uid {} gid {} ({} listener(s), backlog {}, {} workers at most{}, {} connections at most, time-outs: head {} ms, send {} ms, idle {} ms; accept deferred {} s; sendfile {}, compression {})",
             root_str,
             port,
             server.reach(),
@@ -124,6 +130,7 @@ impl Module for Khttpd {
             timeouts.head_ms,
             timeouts.send_ms,
             timeouts.idle_ms,
+            defer_accept_s,
             if params::sendfile.get() { "on" } else { "off" },
             compress_note
         );
@@ -195,6 +202,7 @@ kernel::module! {
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },
         compress: bool { default: true, permissions: 0o444, description: "gzip/deflate for text-like files of 256 bytes to 1 MiB when the client accepts it (kernel crypto API); 0: never" },
         per_cpu: bool { default: true, permissions: 0o444, description: "1 (default): a listener and accept thread per online CPU (SO_REUSEPORT, SO_INCOMING_CPU) and a bound workqueue (max_active per CPU), so a connection is accepted and served on the CPU its packets arrive on; 0: one accept thread and an unbound workqueue" },
+        defer_accept_s: u32 { default: 1, permissions: 0o444, description: "A new connection is handed to khttpd when its first bytes arrive, or after this many seconds (rounded up to the kernel's SYN-ACK retransmission times) if it stays silent (TCP_DEFER_ACCEPT); 0-600, 0 = at the end of the handshake" },
         sendfile: bool { default: true, permissions: 0o444, description: "Splice file bodies of 16 KiB and more from the page cache into the socket without copying (0: copy through a buffer)" },
     },
 }
