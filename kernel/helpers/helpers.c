@@ -124,6 +124,7 @@ int rust_helper_tcp_set_defer_accept(struct socket *sock, int secs)
 	return sock->ops->setsockopt(sock, SOL_TCP, TCP_DEFER_ACCEPT, KERNEL_SOCKPTR(&secs), sizeof(secs));
 }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
+bool rust_helper_sk_stream_is_writeable(const struct sock *sk) { return sk_stream_is_writeable(sk); }
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {
 	return (d_really_is_negative(d) ? KMODS_DENTRY_NEGATIVE : 0) |

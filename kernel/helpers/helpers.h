@@ -99,6 +99,8 @@ struct net *rust_helper_init_net(void);
 void *rust_helper_sk_user_data(struct sock *sk);
 void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
+/* the test sk_stream_write_space makes before it wakes writers (a third of the buffer free) */
+bool rust_helper_sk_stream_is_writeable(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */
 void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);

@@ -326,7 +326,9 @@ impl TcpStream {
 pub enum SocketEvent {
     /// Data (or a FIN) arrived.
     DataReady,
-    /// Send buffer space was freed.
+    /// Send buffer space was freed, and at least a third of the buffer is free now
+    /// (what wakes a writer blocked in `poll`); the stream's earlier send had returned
+    /// `EAGAIN`, or it had filled the buffer.
     WriteSpace,
     /// The TCP state changed (peer closed, reset, ...).
     StateChange,
@@ -464,7 +466,13 @@ unsafe fn dispatch<T: SocketEvents>(sk: *mut bindings::sock, event: SocketEvent)
             if let Some(f) = orig {
                 f(sk);
             }
-            T::on_socket_event(&data.target, event);
+            // As a poll()er is woken: once a third of the send buffer is free, not on
+            // every ACK in between (the stack calls sk_write_space for each while a
+            // writer is waiting, and each would cost the target a run that sends a
+            // sliver).
+            if event != SocketEvent::WriteSpace || bindings::rust_helper_sk_stream_is_writeable(sk) {
+                T::on_socket_event(&data.target, event);
+            }
         }
         bindings::rust_helper_sk_callback_read_unlock_bh(sk);
     }
