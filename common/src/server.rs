@@ -2,7 +2,7 @@
 //! deadlines.
 
 use core::ffi::CStr;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use kernel::error::code::*;
 use kernel::kthread::{self, Thread};
 use kernel::list::{ArcList, Links};
@@ -41,7 +41,9 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Serves the connection: non-blocking reads and writes on `stream` until they
     /// would block (then [`Step::Wait`]), the budget is spent ([`Step::Yield`]) or the
-    /// connection is done ([`Step::Close`]). Runs in a worker (process context), after
+    /// connection is done ([`Step::Close`]). Runs in process context, in a worker or
+    /// (a new connection's first run, with per-CPU accept threads) the accept thread, never
+    /// in two threads at once for one connection; after
     /// the connection is accepted and then on socket events: data or the peer's FIN
     /// arrived, send space freed, the state changed; not for the state changes of our
     /// own half-close (`FIN_WAIT1`, `FIN_WAIT2`), which give nothing to read or write.
@@ -82,7 +84,9 @@ pub struct ServerConfig {
     /// handshake the kernel processed on its CPU (`SO_INCOMING_CPU`); its thread runs on
     /// that CPU only, and each keeps its own connection registry. With a bound queue
     /// ([`QueueFlags::BOUND`]) a connection is then served on the CPU its packets arrive
-    /// on, with no lock shared between CPUs on the way.
+    /// on, with no lock shared between CPUs on the way. Each accept thread serves a new
+    /// connection's first run itself (no worker woken for it): so up to one more
+    /// connection per CPU is served at once than `max_active` says.
     pub per_cpu: bool,
     /// Hand a connection over only once its first data arrived (`TCP_DEFER_ACCEPT`, see
     /// [`ListenOptions::defer_accept_s`]); 0: at the end of the handshake. For
@@ -108,6 +112,8 @@ struct Shared<H: Handler> {
     stopping: AtomicBool,
     stats: Arc<ServerStats>,
     max_connections: usize,
+    /// Per-CPU accept threads serve a new connection's first run themselves.
+    serve_first_inline: bool,
 }
 
 /// A server's connection counts, shared with whoever shows them (it outlives the
@@ -167,6 +173,9 @@ struct Conn<H: Handler> {
     links: Links<Conn<H>>,
     stream: WatchedStream<Conn<H>>,
     state: TryLock<H::State>,
+    /// Set by every attempt to serve; one that finds the state locked leaves it set for
+    /// the thread holding it, which serves again (see [`Conn::serve`]).
+    again: AtomicBool,
     closed: AtomicBool,
     /// Index of the registry (in `Shared::registries`) that holds it.
     registry: usize,
@@ -210,42 +219,69 @@ impl<H: Handler> SocketEvents for Conn<H> {
 
 impl<H: Handler> WorkItem for Conn<H> {
     fn run(this: Arc<Self>) {
-        if this.closed.load(Ordering::Acquire) {
-            return;
-        }
-        let (step, deadline) = match this.state.try_lock() {
-            Some(mut state) => {
-                let step = this.shared.handler.serve(&mut state, this.stream.stream());
-                let deadline = if step == Step::Wait { this.shared.handler.deadline(&state) } else { None };
-                (step, deadline)
+        Conn::serve(&this);
+    }
+}
+
+impl<H: Handler> Conn<H> {
+    /// Serves the connection in this thread: its work item, or the accept thread for a
+    /// connection's first run. Two threads can get here at once (the accept thread and
+    /// a run queued by a socket event meanwhile): the one that finds the state locked
+    /// returns with `again` set, and the holder, which checks `again` after unlocking,
+    /// serves once more. Each side writes before it reads the other's word (fenced), so
+    /// at least one of them sees the other: no event is lost.
+    fn serve(this: &Arc<Self>) {
+        this.again.store(true, Ordering::SeqCst);
+        loop {
+            if this.closed.load(Ordering::Acquire) {
+                return;
             }
-            // The workqueue never runs one item concurrently with itself; if it somehow
-            // did, the running instance will see the socket's new state anyway.
-            None => return,
-        };
-        match step {
-            Step::Wait => {
+            fence(Ordering::SeqCst);
+            let step = {
+                let Some(mut state) = this.state.try_lock() else { return };
+                let mut step;
+                loop {
+                    this.again.store(false, Ordering::SeqCst);
+                    step = this.shared.handler.serve(&mut state, this.stream.stream());
+                    if step != Step::Wait || !this.again.load(Ordering::SeqCst) {
+                        break;
+                    }
+                }
+                // The timer is set while the state is held, so that a run that ends
+                // later cannot have its deadline replaced by an older one.
                 // A connection closed meanwhile (by rmmod) keeps no timer: Server::drop
                 // cancels what this might still arm.
-                if this.closed.load(Ordering::Acquire) {
+                if step == Step::Wait && !this.closed.load(Ordering::Acquire) {
+                    match this.shared.handler.deadline(&state) {
+                        Some(at) => {
+                            let ms = at.saturating_sub(kernel::time::monotonic_ms());
+                            let _ = timer::arm_ms(this, u32::try_from(ms).unwrap_or(u32::MAX));
+                        }
+                        None => {
+                            timer::cancel(this);
+                        }
+                    }
+                }
+                step
+            };
+            match step {
+                Step::Wait => {}
+                // The queued run serves again.
+                Step::Yield => {
+                    if !this.closed.load(Ordering::Acquire) {
+                        let _ = this.shared.queue.enqueue(this.clone());
+                    }
                     return;
                 }
-                match deadline {
-                    Some(at) => {
-                        let ms = at.saturating_sub(kernel::time::monotonic_ms());
-                        let _ = timer::arm_ms(&this, u32::try_from(ms).unwrap_or(u32::MAX));
-                    }
-                    None => {
-                        timer::cancel(&this);
-                    }
+                Step::Close => {
+                    Conn::close(this);
+                    return;
                 }
             }
-            Step::Yield => {
-                if !this.closed.load(Ordering::Acquire) {
-                    let _ = this.shared.queue.enqueue(this.clone());
-                }
+            fence(Ordering::SeqCst);
+            if !this.again.load(Ordering::SeqCst) {
+                return;
             }
-            Step::Close => Conn::close(&this),
         }
     }
 }
@@ -369,6 +405,7 @@ impl<H: Handler> Server<H> {
             stopping: AtomicBool::new(false),
             stats: kernel::allocator::try_arc(ServerStats::try_new(&cpus)?)?,
             max_connections: if config.max_connections == 0 { usize::MAX } else { config.max_connections as usize },
+            serve_first_inline: cpus.iter().all(|c| c.is_some()),
         })?;
         let mut server = Server { shared, acceptors: Vec::new(), addr };
         server.acceptors.try_reserve_exact(listeners.len())?;
@@ -531,6 +568,7 @@ fn add_connection<H: Handler>(
         links: Links::new(),
         stream: WatchedStream::new(stream),
         state: TryLock::new(state),
+        again: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         registry,
         shared: shared.clone(),
@@ -565,8 +603,15 @@ fn add_connection<H: Handler>(
         Conn::close(&conn);
         return Err(e);
     }
-    // Data may have arrived before the callbacks were installed: serve once now.
-    let _ = shared.queue.enqueue(conn);
+    // Data may have arrived before the callbacks were installed (with a deferred
+    // accept it has): serve once now. An accept thread of its own CPU serves in place,
+    // which saves waking a worker for each connection; the one accept thread of all
+    // CPUs hands over, so as not to serve every first request itself.
+    if shared.serve_first_inline {
+        Conn::serve(&conn);
+    } else {
+        let _ = shared.queue.enqueue(conn);
+    }
     Ok(())
 }
 

@@ -90,8 +90,10 @@ impl Module for Khttpd {
             send_ms: params::send_timeout_ms.get(),
             idle_ms: params::timeout_ms.get(),
         };
-        // Workers that may compress at once: max_active on each CPU.
-        let workers = if per_cpu { max_active.saturating_mul(kernel::cpu::online_cpus() as i32) } else { max_active };
+        // Threads that may serve (and compress) at once: max_active workers on each CPU,
+        // and with per-CPU accept threads those too (they serve a connection's first run).
+        let cpus = kernel::cpu::online_cpus() as i32;
+        let workers = if per_cpu { max_active.saturating_add(1).saturating_mul(cpus) } else { max_active };
         let compressors = if params::compress.get() { compressors(workers) } else { Vec::new() };
         let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
         let http_stats = kernel::allocator::try_arc(stats::HttpStats::try_new()?)?;
