@@ -41,12 +41,12 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Serves the connection: non-blocking reads and writes on `stream` until they
     /// would block (then [`Step::Wait`]), the budget is spent ([`Step::Yield`]) or the
-    /// connection is done ([`Step::Close`]). Runs in process context, in a worker or
-    /// (a new connection's first run, with per-CPU accept threads) the accept thread, never
-    /// in two threads at once for one connection; after
-    /// the connection is accepted and then on socket events: data or the peer's FIN
-    /// arrived, send space freed, the state changed; not for the state changes of our
-    /// own half-close (`FIN_WAIT1`, `FIN_WAIT2`), which give nothing to read or write.
+    /// connection is done ([`Step::Close`]). Runs in process context: in a worker, or
+    /// (a new connection's first run, with per-CPU accept threads) in the accept thread;
+    /// never in two threads at once for one connection. It runs once the connection is
+    /// accepted, then on socket events (data or the peer's FIN arrived, send space
+    /// freed, the state changed), but not for the state changes of our own half-close
+    /// (`FIN_WAIT1`, `FIN_WAIT2`), which give nothing to read or write.
     fn serve(&self, state: &mut Self::State, stream: &TcpStream) -> Step;
 
     /// When the connection must be served again even if its socket stays quiet
