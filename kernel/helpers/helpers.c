@@ -107,7 +107,6 @@ void rust_helper_put_task_struct(struct task_struct *t) { put_task_struct(t); }
 bool rust_helper_signal_pending(void) { return signal_pending(current); }
 void rust_helper_cond_resched(void) { cond_resched(); }
 
-u64 rust_helper_ktime_get_ns(void) { return ktime_get_ns(); }
 u64 rust_helper_ktime_get_coarse_ns(void) { return ktime_get_coarse_ns(); }
 
 bool rust_helper_IS_ERR(const void *ptr) { return IS_ERR(ptr); }

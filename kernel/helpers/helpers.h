@@ -86,7 +86,6 @@ bool rust_helper_cpu_online(unsigned int cpu);
 unsigned int rust_helper_raw_smp_processor_id(void);
 
 /* time */
-u64 rust_helper_ktime_get_ns(void);
 /* the time of the last tick: no clock hardware read */
 u64 rust_helper_ktime_get_coarse_ns(void);
 

@@ -12,15 +12,9 @@ pub fn real_seconds() -> i64 {
     unsafe { bindings::ktime_get_real_seconds() }
 }
 
-/// Monotonic nanoseconds since boot.
-pub fn monotonic_ns() -> u64 {
-    // SAFETY: as above.
-    unsafe { bindings::rust_helper_ktime_get_ns() }
-}
-
 /// Monotonic milliseconds since boot, as of the last timer tick (1-10 ms old, by
 /// `CONFIG_HZ`): for deadlines and ages. It reads no clock hardware, which
-/// [`monotonic_ns`] does: cheap on a real TSC, but an emulated HPET or ACPI PM timer
+/// `ktime_get_ns` does: cheap on a real TSC, but an emulated HPET or ACPI PM timer
 /// (a guest without a stable TSC) costs a VM exit or more per read.
 pub fn monotonic_ms() -> u64 {
     // SAFETY: reads the timekeeping core; callable from any context.
