@@ -436,6 +436,13 @@ test_ipv6() {
 
 # /proc/net/khttpd changes by exactly what a scripted client did.
 stat_of() { awk -v k="$1" '$1 == k { print $2 }' /proc/net/khttpd; }
+# "NAME VALUE" for every TcpExt counter of /proc/net/netstat; tcp_ext NAME: one value.
+tcp_ext_all() { awk '/^TcpExt:/ { if (!n) { n = split($0, h); next } for (i = 2; i <= NF; i++) print h[i], $i }' /proc/net/netstat; }
+tcp_ext() { tcp_ext_all | awk -v k="$1" '$1 == k { print $2 }'; }
+open_within() { # N TENTHS: until connections_open is N, at most TENTHS/10 s
+    _i=0; while [ "$(stat_of connections_open)" != "$1" ] && [ $_i -lt "$2" ]; do sleep 0.1; _i=$((_i + 1)); done
+    [ "$(stat_of connections_open)" = "$1" ]
+}
 test_statistics() {
     load
     t_assert_eq 444 "$(stat -c %a /proc/net/khttpd)" "/proc/net/khttpd mode"
@@ -469,7 +476,7 @@ test_statistics() {
     # accepted: defer_accept_s, 1 s by default, after its handshake)
     (printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 8) | nc 127.0.0.1 $PORT > /dev/null &
     sleep 8 | nc 127.0.0.1 $PORT > /dev/null &
-    i=0; while [ "$(stat_of connections_open)" != 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    open_within 2 50
     t_assert_eq 2 "$(stat_of connections_open)" "two connections open"
     t_assert_eq 1 "$(stat_of waiting)" "one waiting (keep-alive)"
     t_assert_eq 1 "$(stat_of reading)" "one reading (no request yet)"
@@ -616,11 +623,6 @@ test_idle_timeout() {
 
 # TCP_DEFER_ACCEPT: a silent client is accepted only after defer_accept_s (its bare
 # ACK dropped by the kernel), one that sends is served at once; 0 turns it off.
-tcp_ext() { awk -v k="$1" '/^TcpExt:/ { if (!n) { n = split($0, h); next } split($0, v); for (i = 2; i <= NF; i++) if (h[i] == k) print v[i] }' /proc/net/netstat; }
-open_within() { # N TENTHS: until connections_open is N, at most TENTHS/10 s
-    _i=0; while [ "$(stat_of connections_open)" != "$1" ] && [ $_i -lt "$2" ]; do sleep 0.1; _i=$((_i + 1)); done
-    [ "$(stat_of connections_open)" = "$1" ]
-}
 # A client that connects and sends nothing until silent_stop (which kills it). Its
 # stdin is a FIFO held open by the shell, so nothing is sent and no sleep is left over.
 silent_start() {
@@ -753,7 +755,7 @@ stuck_sockets() {
     awk -v p=":$(printf '%04X' $PORT)" '($2 ~ p"$" || $3 ~ p"$") && $4 != "06" && $4 != "0A"' /proc/net/tcp /proc/net/tcp6 | head -n 20
     echo "--- /proc/net/khttpd:"; cat /proc/net/khttpd
     echo "--- TcpExt:"
-    awk '/^TcpExt:/ { if (!n) { n = split($0, h); next } split($0, v); for (i = 2; i <= NF; i++) if (h[i] ~ /Listen|Cookie|SynRetrans|Abort|Backlog|ReqQFull|Drop/ && v[i] != 0) print h[i], v[i] }' /proc/net/netstat
+    tcp_ext_all | awk '$1 ~ /Listen|Cookie|SynRetrans|Abort|Backlog|ReqQFull|Drop/ && $2 != 0'
 }
 
 # client_or_dump SECS CMD...: runs the client CMD; one still running after SECS is
