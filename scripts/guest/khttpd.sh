@@ -130,6 +130,12 @@ test_status_codes() {
     t_assert_eq "HTTP/1.1 400 Bad Request" "$r" "malformed request"
     r=$(printf 'GET / HTTP/2.0\r\n\r\n' | nc -w 3 127.0.0.1 $PORT | head -1 | tr -d '\r')
     t_assert_eq "HTTP/1.1 505 HTTP Version Not Supported" "$r" "HTTP/2.0 request line"
+    # A refused HEAD (HTTP/1.1 without Host) gets the head alone: its Content-Length
+    # describes the page a GET would get, but no byte follows the blank line.
+    printf 'HEAD /hello.txt HTTP/1.1\r\n\r\n' | nc -w 3 127.0.0.1 $PORT > /tmp/head400.out
+    t_assert_eq "HTTP/1.1 400 Bad Request" "$(head -1 /tmp/head400.out | tr -d '\r')" "HEAD without Host"
+    t_assert_eq "" "$(sed '1,/^\r$/d' /tmp/head400.out)" "no body after the head of a refused HEAD"
+    grep -q '^Content-Length: [1-9]' /tmp/head400.out || t_fail "refused HEAD: Content-Length of the page"
     # The server is still fine after all that.
     t_assert_eq 200 "$(code $BASE/hello.txt)" "still serving"
     unload

@@ -439,21 +439,35 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Parses one request head from the start of `buf`. See the module documentation for
-/// the rules; `Ok(Status::Partial)` means every byte so far is acceptable.
-pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, ParseError> {
-    // Skip empty lines left over before the request.
+/// Where the request line starts after the empty lines a client may send before it
+/// (RFC 9112 2.2); `None` if they run past the request line limit.
+fn skip_empty_lines(buf: &[u8]) -> Option<usize> {
     let mut start = 0usize;
     loop {
         match buf.get(start..) {
             Some([b'\r', b'\n', ..]) => start = start.saturating_add(2),
             Some([b'\n', ..]) => start = start.saturating_add(1),
-            _ => break,
+            _ => return Some(start),
         }
         if start > MAX_REQUEST_LINE {
-            return Err(ParseError::BadRequestLine);
+            return None;
         }
     }
+}
+
+/// Whether `buf`, a request [`parse`] refused or that never completed, was sent as
+/// `HEAD`: its error response must then have no body (RFC 9110 9.3.2), or the client
+/// would read that body as the start of the next response.
+pub fn is_head_request(buf: &[u8]) -> bool {
+    skip_empty_lines(buf).and_then(|start| buf.get(start..)).is_some_and(|line| line.starts_with(b"HEAD "))
+}
+
+/// Parses one request head from the start of `buf`. See the module documentation for
+/// the rules; `Ok(Status::Partial)` means every byte so far is acceptable.
+pub fn parse(buf: &[u8]) -> Result<Status<Request<'_>>, ParseError> {
+    let Some(start) = skip_empty_lines(buf) else {
+        return Err(ParseError::BadRequestLine);
+    };
 
     let rest = buf.get(start..).unwrap_or(&[]);
     // Room for the longest line plus CRLF.
@@ -574,6 +588,23 @@ mod tests {
     }
 
     const SIMPLE: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: test\r\n\r\n";
+
+    #[test]
+    fn refused_head_requests_are_recognised() {
+        // HTTP/1.1 without Host: refused, but it was a HEAD (its 400 gets no body).
+        let missing_host = b"HEAD /big.bin HTTP/1.1\r\nRange: bytes=0-10\r\n\r\n";
+        assert_eq!(err(missing_host), ParseError::MissingHost);
+        assert!(is_head_request(missing_host));
+        assert!(is_head_request(b"\r\n\nHEAD / HTTP/1.1\r\nX: \x01\r\n\r\n"));
+        assert!(is_head_request(b"HEAD /unfinished"));
+        for other in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"HEADX / HTTP/1.1", b"HEAD", b"head / HTTP/1.1", b" HEAD /", b""] {
+            assert!(!is_head_request(other), "{:?}", String::from_utf8_lossy(other));
+        }
+        // Empty lines beyond the request line limit: not a request at all.
+        let mut long = vec![b'\n'; MAX_REQUEST_LINE + 2];
+        long.extend_from_slice(b"HEAD / HTTP/1.1\r\n");
+        assert!(!is_head_request(&long));
+    }
 
     #[test]
     fn simple_get() {

@@ -198,8 +198,9 @@ impl Http {
             // A connection that never sent a byte (e.g. a browser's preconnect), an idle
             // keep-alive one, a stalled reader: close without a word.
             if c.phase == Phase::Head && c.in_len > 0 {
-                let reply =
-                    content::error_reply(&mut scratch.answer.head, StatusCode::RequestTimeout, kernel::time::real_seconds());
+                let head_only = c.input.get(..c.in_len).is_some_and(parser::is_head_request);
+                let now_s = kernel::time::real_seconds();
+                let reply = content::error_reply(&mut scratch.answer.head, StatusCode::RequestTimeout, now_s, head_only);
                 let Ok(reply) = reply else { return Some(Step::Close) };
                 self.site.stats.add(stats::REQUESTS, 1);
                 c.in_len = 0;
@@ -399,7 +400,8 @@ impl Handler for Http {
     fn refusal_state(&self) -> Option<Conn> {
         let mut c = self.new_state().ok()?;
         let reply =
-            content::error_reply(&mut Vec::new(), StatusCode::ServiceUnavailable, kernel::time::real_seconds()).ok()?;
+            content::error_reply(&mut Vec::new(), StatusCode::ServiceUnavailable, kernel::time::real_seconds(), false)
+                .ok()?;
         let now = c.since;
         c.start_reply(reply, now);
         Some(c)
@@ -484,7 +486,8 @@ impl Http {
                     }
                     Err(e) => {
                         let now_s = kernel::time::real_seconds();
-                        Some((content::error_reply(&mut scratch.answer.head, e.status(), now_s), c.in_len))
+                        let head_only = parser::is_head_request(input);
+                        Some((content::error_reply(&mut scratch.answer.head, e.status(), now_s, head_only), c.in_len))
                     }
                 };
                 if let Some((reply, used)) = reply {

@@ -112,10 +112,11 @@ fn page(spare: &mut Vec<u8>, status: StatusCode, keep_alive: bool, now: i64, hea
     Ok(Reply { head: buf, head_len, body: None, keep_open })
 }
 
-/// The answer to a request that could not be parsed; the connection closes after it.
-/// Written into `spare` if that is large enough.
-pub fn error_reply(spare: &mut Vec<u8>, status: StatusCode, now: i64) -> Result<Reply> {
-    page(spare, status, false, now, false)
+/// The answer to a request that could not be parsed (`head_only`: it was a `HEAD`, so
+/// the page's body is left out); the connection closes after it. Written into `spare`
+/// if that is large enough.
+pub fn error_reply(spare: &mut Vec<u8>, status: StatusCode, now: i64, head_only: bool) -> Result<Reply> {
+    page(spare, status, false, now, head_only)
 }
 
 /// Maps a lookup/open error to the status the client sees.
