@@ -46,7 +46,7 @@ impl Module for Kecho {
         };
         let timeout_ms = params::timeout_ms.get();
         let bytes = kernel::allocator::try_arc(kernel::cpu::Counters::try_new()?)?;
-        let server = Server::start(config, echo::Echo::new(timeout_ms, bytes.clone())).inspect_err(|e| {
+        let server = Server::start(config, echo::Echo::new(timeout_ms, bytes.clone())?).inspect_err(|e| {
             pr_err!("cannot listen on port {}: {:?}", port, e);
         })?;
         pr_info!(

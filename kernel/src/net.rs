@@ -4,6 +4,7 @@
 use crate::error::{code::*, from_err_ptr, to_result, Result};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
 use core::marker::PhantomData;
@@ -225,6 +226,29 @@ impl TcpStream {
         // SAFETY: `vec` describes `buf`, which outlives the call.
         let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock.sock, &mut msg, &mut vec, 1, buf.len(), flags) })?;
         Ok(n as usize)
+    }
+
+    /// Receives into the spare capacity of `buf` (at most `buf.capacity() - buf.len()`
+    /// bytes), appending what arrived: no need to clear a buffer before reading into
+    /// it. Otherwise as [`TcpStream::read`].
+    pub fn read_append(&self, buf: &mut Vec<u8>, block: bool) -> Result<usize> {
+        let spare = buf.spare_capacity_mut();
+        if spare.is_empty() {
+            return Ok(0);
+        }
+        let room = spare.len();
+        let mut vec = bindings::kvec { iov_base: spare.as_mut_ptr().cast(), iov_len: room };
+        // SAFETY: msghdr is plain data; all-zero means no name, no control data.
+        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+        let flags = if block { 0 } else { bindings::KMODS_MSG_DONTWAIT as i32 };
+        // SAFETY: `vec` describes the spare capacity of `buf` (`room` bytes, allocated and
+        // borrowed for the call); kernel_recvmsg only writes into it, never reads.
+        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock.sock, &mut msg, &mut vec, 1, room, flags) })?;
+        let n = (n as usize).min(room);
+        // SAFETY: kernel_recvmsg returned `n` (at most `room`): it wrote the first `n`
+        // spare bytes, so they are initialised, and `len + n <= capacity`.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
     }
 
     /// Sends from `buf`; returns how much was queued (maybe less than all). Non-blocking

@@ -228,6 +228,56 @@ impl<T> Drop for TryLockGuard<'_, T> {
     }
 }
 
+/// A fixed set of values lent out without waiting, each to one borrower at a time: the
+/// scratch buffers (or other costly objects) a work item borrows for one run, so that a
+/// run allocates nothing. [`Pool::take`] gives a free slot, or `None` when every slot is
+/// lent right now (the caller then makes do on its own). The search starts at a slot
+/// picked by the current CPU, so that runs on different CPUs rarely try the same slots.
+pub struct Pool<T> {
+    slots: alloc::vec::Vec<TryLock<T>>,
+}
+
+impl<T> Pool<T> {
+    /// A pool without slots (allocates nothing).
+    pub const fn empty() -> Self {
+        Pool { slots: alloc::vec::Vec::new() }
+    }
+
+    /// Up to `n` slots, filled by `make` until it returns `None` (fewer slots then).
+    /// `ENOMEM` if the slot table cannot be allocated.
+    pub fn new(n: usize, mut make: impl FnMut() -> Option<T>) -> crate::error::Result<Self> {
+        let mut slots = alloc::vec::Vec::new();
+        slots.try_reserve_exact(n)?;
+        for _ in 0..n {
+            let Some(v) = make() else { break };
+            // Within the capacity just reserved: cannot fail.
+            let _ = slots.push_within_capacity(TryLock::new(v));
+        }
+        Ok(Pool { slots })
+    }
+
+    /// A free slot, or `None` if all are lent (or there are none).
+    pub fn take(&self) -> Option<TryLockGuard<'_, T>> {
+        let n = self.slots.len();
+        if n == 0 {
+            return None;
+        }
+        let per_cpu = (n / crate::cpu::online_cpus() as usize).max(1);
+        let start = crate::cpu::current().wrapping_mul(per_cpu) % n;
+        (0..n).find_map(|i| self.slots.get((start + i) % n).and_then(|s| s.try_lock()))
+    }
+
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether there are no slots (`take` always returns `None`).
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
 /// A value set at most once, readable without a lock by any number of threads: a box
 /// that starts empty, is filled by the first [`OnceBox::set`] and stays as it is until
 /// the cell is dropped (a later `set` gets its value back).

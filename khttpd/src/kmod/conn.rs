@@ -23,7 +23,7 @@ use kernel::error::code::EAGAIN;
 use kernel::cred::Credential;
 use kernel::crypto::Deflate;
 use kernel::fs::File;
-use kernel::sync::TryLock;
+use kernel::sync::Pool;
 use kernel::net::{Shutdown, TcpStream};
 use kernel::kthread::{self, Thread};
 use kernel::prelude::*;
@@ -85,7 +85,7 @@ pub struct Http {
     /// run at once, a few more for luck): a request answered at once, from the cache,
     /// allocates nothing and clears nothing. A connection keeps a buffer past its run
     /// only while it holds part of a request or of a response.
-    scratch: Vec<TryLock<ConnScratch>>,
+    scratch: Pool<ConnScratch>,
 }
 
 /// What one run of a connection's work item borrows: the input buffer and the answer's
@@ -136,7 +136,7 @@ impl Http {
         timeouts: Timeouts,
         listings: bool,
         sendfile: bool,
-        compressors: Vec<TryLock<Deflate>>,
+        compressors: Pool<Deflate>,
         cache: Option<cache::Settings>,
         stats: Arc<HttpStats>,
         workers: usize,
@@ -153,12 +153,7 @@ impl Http {
             None => None,
         };
         let body_max = cache.as_ref().map_or(SPLICE_FROM as usize, |c| c.settings().body_max);
-        let mut scratch = Vec::new();
-        let slots = workers.saturating_add(SCRATCH_EXTRA);
-        scratch.try_reserve_exact(slots)?;
-        for _ in 0..slots {
-            let _ = scratch.try_push(TryLock::new(ConnScratch::default()));
-        }
+        let scratch = Pool::new(workers.saturating_add(SCRATCH_EXTRA), || Some(ConnScratch::default()))?;
         Ok(Http {
             site: Site { root, listings, sendfile, compressors, cache, body_max, stats },
             cred,
@@ -166,17 +161,6 @@ impl Http {
             maintainer,
             scratch,
         })
-    }
-
-    /// A free set of scratch buffers, if any: the search starts at a slot chosen by the
-    /// CPU, so that workers on different CPUs rarely try the same slots.
-    fn take_scratch(&self) -> Option<kernel::sync::TryLockGuard<'_, ConnScratch>> {
-        let n = self.scratch.len();
-        if n == 0 {
-            return None;
-        }
-        let start = kernel::cpu::current().wrapping_mul(n / kernel::cpu::online_cpus().max(1) as usize) % n;
-        (0..n).find_map(|i| self.scratch.get((start + i) % n).and_then(|s| s.try_lock()))
     }
 
     fn limit_ms(&self, phase: Phase) -> u32 {
@@ -415,7 +399,7 @@ impl Handler for Http {
     fn serve(&self, c: &mut Conn, stream: &TcpStream) -> Step {
         // Without a free set (more runs at once than workers): buffers of this run only.
         let mut own = ConnScratch::default();
-        let mut guard = self.take_scratch();
+        let mut guard = self.scratch.take();
         let scratch = guard.as_deref_mut().unwrap_or(&mut own);
         let step = self.serve_run(c, stream, scratch);
         c.return_scratch(scratch);

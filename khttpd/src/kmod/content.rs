@@ -19,7 +19,7 @@ use crate::http::{mime, path, Writer};
 use kernel::crypto::Deflate;
 use kernel::error::code::*;
 use kernel::fs::{File, FileKind, PathRef, Stat};
-use kernel::sync::{OnceBox, TryLock};
+use kernel::sync::{OnceBox, Pool};
 use kernel::prelude::*;
 
 /// Most entries listed for one directory (bounds the memory of a listing).
@@ -46,7 +46,7 @@ pub struct Site {
     pub sendfile: bool,
     /// Deflate compressors, each used by one request at a time; empty when compression
     /// is off. A request that finds all busy is answered uncompressed.
-    pub compressors: Vec<TryLock<Deflate>>,
+    pub compressors: Pool<Deflate>,
     /// The content cache (`None` with `cache=0`).
     pub cache: Option<Arc<Cache>>,
     /// Files smaller than this are read into memory (the cache's setting, or the
@@ -468,7 +468,7 @@ fn variant(site: &Site, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Resu
 /// `src` compressed with `enc` (gzip or zlib framing around the kernel's raw deflate).
 /// `None` if every compressor is busy or the result would not be smaller.
 fn compress_framed(site: &Site, src: &[u8], enc: Encoding) -> Result<Option<Vec<u8>>> {
-    let Some(mut z) = site.compressors.iter().find_map(|c| c.try_lock()) else { return Ok(None) };
+    let Some(mut z) = site.compressors.take() else { return Ok(None) };
     let size = src.len();
     let mut framing = Framing::new(enc);
     framing.update(src);

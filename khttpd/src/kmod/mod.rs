@@ -13,7 +13,7 @@ use kernel::net::SocketAddr;
 use kernel::proc::ReadFile;
 use kernel::prelude::*;
 use kernel::crypto::Deflate;
-use kernel::sync::TryLock;
+use kernel::sync::Pool;
 use kernel::workqueue::QueueFlags;
 
 struct Khttpd {
@@ -94,7 +94,7 @@ impl Module for Khttpd {
         // and with per-CPU accept threads those too (they serve a connection's first run).
         let cpus = kernel::cpu::online_cpus() as i32;
         let workers = if per_cpu { max_active.saturating_add(1).saturating_mul(cpus) } else { max_active };
-        let compressors = if params::compress.get() { compressors(workers) } else { Vec::new() };
+        let compressors = if params::compress.get() { compressors(workers) } else { Pool::empty() };
         let compress_note = if compressors.is_empty() { "off" } else { "gzip/deflate" };
         let http_stats = kernel::allocator::try_arc(stats::HttpStats::try_new()?)?;
         let cache = params::cache.get().then(|| cache::Settings {
@@ -148,24 +148,22 @@ impl Module for Khttpd {
 
 /// One compressor per worker that may run at once (at most 16: each holds zlib's
 /// workspace); none, with a log line, when the kernel has no deflate.
-fn compressors(max_active: i32) -> Vec<TryLock<Deflate>> {
-    let mut v = Vec::new();
-    for _ in 0..max_active.clamp(1, 16) {
-        match Deflate::new() {
-            Ok(d) => {
-                if v.try_push(TryLock::new(d)).is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                if v.is_empty() {
-                    pr_warn!("compression off: no deflate in the kernel's crypto API ({:?})", e);
-                }
-                break;
-            }
+fn compressors(max_active: i32) -> Pool<Deflate> {
+    let mut made = 0usize;
+    let pool = Pool::new(max_active.clamp(1, 16) as usize, || match Deflate::new() {
+        Ok(d) => {
+            made += 1;
+            Some(d)
         }
-    }
-    v
+        Err(e) => {
+            if made == 0 {
+                pr_warn!("compression off: no deflate in the kernel's crypto API ({:?})", e);
+            }
+            None
+        }
+    });
+    // Without room for the slot table: no compression rather than no server.
+    pool.unwrap_or_else(|_| Pool::empty())
 }
 
 impl Drop for Khttpd {
