@@ -6,6 +6,8 @@
 #   make check-debug     the guest tests on a sanitizer kernel (KASAN, lockdep, kmemleak,
 #                        KFENCE...), built once from Debian's 6.1 source and cached
 #   make debug-kernel    only build (or find in the cache) that kernel; prints its dir
+#   make hostile         khttpd in a VM against a hostile HTTP client run from here (also
+#                        part of make check); HOSTILE_DEBUG=1 on the sanitizer kernel
 #   make run             boot a VM with the modules loaded, ports forwarded to localhost
 #   make screenshot      headless Chromium screenshots of khttpd (opt-in: needs chromium)
 #   make bench           every benchmark: bench-http, bench-echo, then bench-conns (see README)
@@ -49,7 +51,7 @@ features_kmods-selftest :=
 
 RUST_SRCS := $(shell find kernel bindings macros netaddr common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check check-debug debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace report clean distclean info
+.PHONY: all modules user check check-debug hostile debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace report clean distclean info
 all: modules user
 
 info:
@@ -101,6 +103,9 @@ debug-kernel:
 
 run: all
 	scripts/run.sh $(KDIR)
+
+hostile: all
+	scripts/hostile.sh $(KDIR)
 
 # Opt-in (needs Debian's chromium): screenshots of khttpd through make run's forward.
 screenshot: all

@@ -16,6 +16,8 @@
 #       TESTS=ERE                only the guest tests whose name matches (e.g. 'khttpd_memory|drop_conc')
 #       CHECK_HOST=0             skip the host tests and the layers check
 #       GUEST_TIMEOUT=SECS       hard limit per guest boot (default 1500; 3600 with --debug)
+#       HOSTILE=0                skip the hostile client run (scripts/hostile.sh; runs with
+#                                khttpd.sh, HOSTILE_SECS long, default 60)
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -175,6 +177,19 @@ for kdir in "${KDIRS[@]}"; do
     rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kdir/include/generated/utsrelease.h")
     echo "kernel ${rel:-$kdir}: $((passed - p0)) passed, $((failed - f0)) failed" >> "$OUT/summary.txt"
 done
+
+# khttpd against a hostile client from this machine (scripts/hostile.sh), on the last
+# kernel checked (its modules are the ones built now); with khttpd's suite only.
+if [[ " $SUITES " == *" khttpd.sh "* ]] && [ "${HOSTILE:-1}" != 0 ]; then
+    kdir=${KDIRS[${#KDIRS[@]}-1]}
+    step "hostile client against khttpd (scripts/hostile.sh, ${HOSTILE_SECS:-60} s)"
+    HOSTILE_SECS=${HOSTILE_SECS:-60} HOSTILE_DEBUG=$DEBUG scripts/hostile.sh "$kdir" 2>&1 | tee "$OUT/hostile.log" | grep -E '^(PASS|FAIL)'
+    total=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$OUT/hostile.log" | tail -n 1)
+    [ -n "$total" ] || total="0 1"
+    grep -E '^(PASS|FAIL)' "$OUT/hostile.log" | sed 's/^\(PASS\|FAIL\): /\1: hostile: /' >> "$OUT/results.txt" || true
+    passed=$((passed + ${total% *})); failed=$((failed + ${total#* }))
+    echo "hostile: $total (passed failed)" >> "$OUT/summary.txt"
+fi
 
 echo
 echo "$passed passed, $failed failed"
