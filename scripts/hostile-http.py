@@ -337,9 +337,53 @@ def health(args, tree):
     return True
 
 
+def padded(path, total, headers=1):
+    """A valid GET for `path` padded by `headers` X-Pad fields to `total` bytes (or
+    the least it can be)."""
+    fields = ["X-Pad%d: p\r\n" % i for i in range(headers)]
+    short = total - len(plain(quote(path), extra="".join(fields)))
+    if short > 0:
+        each, extra = divmod(short, headers)
+        fields = ["X-Pad%d: p%s\r\n" % (i, "p" * (each + (extra if i == 0 else 0))) for i in range(headers)]
+    return plain(quote(path), extra="".join(fields))
+
+
+def boundary_session(c, tree, rng):
+    """Requests sized around the server's buffer sizes and limits (2, 4, 8 and 16 KiB,
+    32 fields), each followed in the same send by a plain request, so that buffer
+    growth and the consumption of a request's bytes are exercised."""
+    path = rng.choice(list(tree.files))
+    total = rng.choice([2046, 2047, 2048, 2049, 2050, 4095, 4096, 4097, 8190, 8192, 8194,
+                        16382, 16384, 16386, 16600, 24576, 24600, 25000])
+    headers = rng.choice([1, 1, 1, 30, 31, 32, 33])
+    first = padded(path, total, headers)
+    second_path = rng.choice(list(tree.files))
+    data = first + plain(quote(second_path))
+    while data:
+        k = rng.choice([len(data), 1, 7, 1000, 2048, 4096])
+        c.send(data[:k])
+        data = data[k:]
+    counts["requests"] += 2
+    r = c.read_response()
+    if r is None:
+        finding("boundary %d bytes, %d fields: closed without a response" % (len(first), headers))
+        return
+    check(tree, path, r, "boundary %d bytes, %d fields" % (len(first), headers))
+    if r.status == 200:
+        r2 = c.read_response()
+        if r2 is None:
+            finding("boundary %d bytes, %d fields: no response to the request after it" % (len(first), headers))
+            return
+        check(tree, second_path, r2, "after a %d-byte request" % len(first))
+        if r2.status != 200:
+            finding("after a %d-byte request with %d fields: %d" % (len(first), headers, r2.status))
+    elif r.status not in (414, 431, 400):
+        finding("boundary %d bytes, %d fields: status %d" % (len(first), headers, r.status))
+
+
 def one_session(args, tree, rng):
     """One connection: a random plan of requests, some pipelined, some hostile."""
-    kind = rng.randrange(10)
+    kind = rng.randrange(11)
     c = Conn(args.host, args.port, timeout=args.timeout)
     req = b""
     try:
@@ -426,6 +470,8 @@ def one_session(args, tree, rng):
             r = c.read_response(head_request=(m == "HEAD"))
             if r is not None:
                 check(tree, path if m == "GET" and v in ("HTTP/1.1", "HTTP/1.0") else None, r, "matrix %s %s" % (m, v))
+        elif kind == 10:
+            boundary_session(c, tree, rng)
         else:
             # a big file read slowly by a small window, then closed early
             path = max(tree.files, key=lambda p: len(tree.files[p]))
