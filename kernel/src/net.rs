@@ -216,16 +216,8 @@ impl TcpStream {
     /// Receives into `buf`; `Ok(0)` means the peer closed. Non-blocking reads return
     /// `EAGAIN` when no data is waiting.
     pub fn read(&self, buf: &mut [u8], block: bool) -> Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let mut vec = bindings::kvec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        // SAFETY: msghdr is plain data; all-zero means no name, no control data.
-        let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
-        let flags = if block { 0 } else { bindings::KMODS_MSG_DONTWAIT as i32 };
-        // SAFETY: `vec` describes `buf`, which outlives the call.
-        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock.sock, &mut msg, &mut vec, 1, buf.len(), flags) })?;
-        Ok(n as usize)
+        // SAFETY: `buf` is a live, exclusively borrowed slice of `buf.len()` bytes.
+        unsafe { self.recv_raw(buf.as_mut_ptr(), buf.len(), block) }
     }
 
     /// Receives into the spare capacity of `buf` (at most `buf.capacity() - buf.len()`
@@ -233,22 +225,34 @@ impl TcpStream {
     /// it. Otherwise as [`TcpStream::read`].
     pub fn read_append(&self, buf: &mut Vec<u8>, block: bool) -> Result<usize> {
         let spare = buf.spare_capacity_mut();
-        if spare.is_empty() {
+        let room = spare.len();
+        // SAFETY: the spare capacity is allocated and exclusively borrowed; recv_raw
+        // only writes into it.
+        let n = unsafe { self.recv_raw(spare.as_mut_ptr().cast(), room, block) }?.min(room);
+        // SAFETY: the first `n` spare bytes were written, so they are initialised, and
+        // `len + n <= capacity`.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
+    }
+
+    /// Receives up to `len` bytes at `base`; returns how many arrived (the first ones
+    /// there, written, never read).
+    ///
+    /// # Safety
+    /// `base..base + len` must be valid for writes for the call and not accessed
+    /// through anything else meanwhile.
+    unsafe fn recv_raw(&self, base: *mut u8, len: usize, block: bool) -> Result<usize> {
+        if len == 0 {
             return Ok(0);
         }
-        let room = spare.len();
-        let mut vec = bindings::kvec { iov_base: spare.as_mut_ptr().cast(), iov_len: room };
+        let mut vec = bindings::kvec { iov_base: base.cast(), iov_len: len };
         // SAFETY: msghdr is plain data; all-zero means no name, no control data.
         let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
         let flags = if block { 0 } else { bindings::KMODS_MSG_DONTWAIT as i32 };
-        // SAFETY: `vec` describes the spare capacity of `buf` (`room` bytes, allocated and
-        // borrowed for the call); kernel_recvmsg only writes into it, never reads.
-        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock.sock, &mut msg, &mut vec, 1, room, flags) })?;
-        let n = (n as usize).min(room);
-        // SAFETY: kernel_recvmsg returned `n` (at most `room`): it wrote the first `n`
-        // spare bytes, so they are initialised, and `len + n <= capacity`.
-        unsafe { buf.set_len(buf.len() + n) };
-        Ok(n)
+        // SAFETY: `vec` describes `len` writable bytes at `base` (the caller's promise);
+        // kernel_recvmsg copies at most that much into them.
+        let n = to_result(unsafe { bindings::kernel_recvmsg(self.sock.sock, &mut msg, &mut vec, 1, len, flags) })?;
+        Ok((n as usize).min(len))
     }
 
     /// Sends from `buf`; returns how much was queued (maybe less than all). Non-blocking
