@@ -381,26 +381,9 @@ def boundary_session(c, tree, rng):
         finding("boundary %d bytes, %d fields: status %d" % (len(first), headers, r.status))
 
 
-def flood_session(c, tree, rng):
-    """Pipelined requests sent for a while without reading a byte, as fast as the server
-    takes them (it must stop reading while it cannot send), then a close or a reset."""
-    req = b"".join(plain(quote(p)) for p in rng.sample(sorted(tree.files), 3))
-    c.s.setblocking(False)
-    end = time.time() + rng.uniform(0.5, 3)
-    sent = 0  # bytes
-    while time.time() < end:
-        try:
-            sent += c.s.send(req)
-        except BlockingIOError:
-            time.sleep(0.05)
-    # Counted as one: how many of them the server saw depends on buffers on the way.
-    counts["requests"] += 1 if sent else 0
-    c.close(reset=rng.random() < 0.5)
-
-
 def one_session(args, tree, rng):
     """One connection: a random plan of requests, some pipelined, some hostile."""
-    kind = rng.randrange(12)
+    kind = rng.randrange(11)
     c = Conn(args.host, args.port, timeout=args.timeout)
     req = b""
     try:
@@ -489,9 +472,6 @@ def one_session(args, tree, rng):
                 check(tree, path if m == "GET" and v in ("HTTP/1.1", "HTTP/1.0") else None, r, "matrix %s %s" % (m, v))
         elif kind == 10:
             boundary_session(c, tree, rng)
-        elif kind == 11:
-            flood_session(c, tree, rng)
-            return
         else:
             # a big file read slowly by a small window, then closed early
             path = max(tree.files, key=lambda p: len(tree.files[p]))
