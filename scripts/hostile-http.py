@@ -28,6 +28,13 @@ findings_lock = threading.Lock()
 counts = {"requests": 0, "responses": 0, "closed": 0}
 
 
+def shown(req):
+    """A request for a finding: whole up to 1 KiB, else its length, start and end."""
+    if len(req) <= 1024:
+        return repr(req)
+    return "%d bytes: %r ... %r" % (len(req), req[:400], req[-400:])
+
+
 def finding(msg):
     with findings_lock:
         if len(findings) < 200:
@@ -68,6 +75,7 @@ class Conn:
         self.s = socket.create_connection((host, port), timeout=timeout)
         self.buf = b""
         self.eof = False
+        self.responses = 0
 
     def send(self, data):
         self.s.sendall(data)
@@ -129,6 +137,7 @@ class Conn:
         else:
             raise ValueError("response %d without Content-Length or chunked framing" % status)
         counts["responses"] += 1
+        self.responses += 1
         return Response(status, headers, body, head)
 
     def _read_chunked(self):
@@ -488,9 +497,10 @@ def one_session(args, tree, rng):
             c.close(reset=rng.random() < 0.5)
             return
     except ValueError as e:
-        finding("session kind %d: %s; request %r" % (kind, e, req[:300]))
+        finding("session kind %d: %s; request %s" % (kind, e, shown(req)))
     except socket.timeout:
-        finding("session kind %d: no answer within %g s; request %r" % (kind, args.timeout, req[:300]))
+        finding("session kind %d: no answer within %g s (%d responses read, %d bytes unparsed); request %s"
+                % (kind, args.timeout, c.responses, len(c.buf), shown(req)))
     except OSError:
         counts["closed"] += 1
     finally:

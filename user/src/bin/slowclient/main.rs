@@ -12,6 +12,14 @@
 //!       repeated (the test rewrites the file with versions AAAA.., BBBB..): a body
 //!       mixing versions is counted as mixed.
 //!
+//!   slowclient flood --addr A --secs 60 --threads 2 --probe /small.txt --target /big.bin
+//!       Rounds of: one connection sending pipelined requests for --burst-ms without
+//!       reading a byte, then a reset or a close; --wide connections each sending a
+//!       batch, then dropped (half reset); a batch followed by a half-close, never read.
+//!       After every round a fresh connection must get --probe (200, whole body) within
+//!       --probe-timeout seconds. Exits 1 if a probe failed. Runs beside the server
+//!       (in the guest): through QEMU's user-mode network such floods crash QEMU.
+//!
 //! Output is `key: value` lines the test scripts grep.
 
 use clap::{Parser, Subcommand};
@@ -62,6 +70,27 @@ enum Cmd {
         n: usize,
         #[arg(long)]
         path: String,
+    },
+    /// Pipelined requests never read, then resets and closes; probes in between.
+    Flood {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        addr: SocketAddr,
+        #[arg(long, default_value_t = 60)]
+        secs: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Paths requested in the flood (repeatable; default the probe's).
+        #[arg(long)]
+        target: Vec<String>,
+        /// Path fetched by the probe after every round.
+        #[arg(long, default_value = "/hello.txt")]
+        probe: String,
+        #[arg(long, default_value_t = 20)]
+        probe_timeout: u64,
+        #[arg(long, default_value_t = 1500)]
+        burst_ms: u64,
+        #[arg(long, default_value_t = 200)]
+        wide: usize,
     },
 }
 
@@ -319,6 +348,177 @@ fn fetch_uniform(addr: SocketAddr, c: usize, n: usize, path: &str) -> i32 {
     0
 }
 
+/// Drops a connection with a reset (SO_LINGER 0) rather than a FIN.
+fn reset(s: TcpStream) {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket descriptor and a linger struct of the size passed.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// A batch of pipelined requests: plain, HEAD, ranges, keep-alive and not, for `targets`.
+fn flood_batch(targets: &[String], round: usize) -> Vec<u8> {
+    let mut b = Vec::new();
+    for i in 0..64 {
+        let path = &targets[(round + i) % targets.len()];
+        let req = match i % 4 {
+            0 => format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", path),
+            1 => format!("HEAD {} HTTP/1.1\r\nHost: x\r\n\r\n", path),
+            2 => format!("GET {} HTTP/1.1\r\nHost: x\r\nRange: bytes={}-\r\nAccept-Encoding: gzip\r\n\r\n", path, i),
+            _ => format!("GET {} HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"x\"\r\n\r\n", path),
+        };
+        b.extend_from_slice(req.as_bytes());
+    }
+    b
+}
+
+/// Writes `batch` over and over without reading for `burst`, or until the server has
+/// stopped taking bytes for a while (its input and our send buffer full); bytes sent.
+fn pipeline_unread(s: &mut TcpStream, batch: &[u8], burst: Duration) -> usize {
+    let _ = s.set_nonblocking(true);
+    let (start, mut sent, mut off, mut stuck_since) = (Instant::now(), 0, 0, None);
+    while start.elapsed() < burst {
+        match s.write(&batch[off..]) {
+            Ok(n) => {
+                sent += n;
+                off = (off + n) % batch.len();
+                stuck_since = None;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                let t = *stuck_since.get_or_insert_with(Instant::now);
+                if t.elapsed() > Duration::from_millis(300) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(_) => break,
+        }
+    }
+    sent
+}
+
+/// A fresh HTTP/1.0 request for `path`: Ok if a 200 with its whole body came back.
+fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
+    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connect: {}", e))?;
+    let _ = s.set_read_timeout(Some(timeout));
+    s.write_all(format!("GET {} HTTP/1.0\r\n\r\n", path).as_bytes()).map_err(|e| format!("send: {}", e))?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).map_err(|e| format!("receive after {} bytes: {}", buf.len(), e))?;
+    match (status_of(&buf), response_len(&buf)) {
+        (Some(200), Some(n)) if n == buf.len() => Ok(()),
+        (status, _) => Err(format!("status {:?}, {} bytes, not one whole response", status, buf.len())),
+    }
+}
+
+struct FloodSettings {
+    addr: SocketAddr,
+    secs: u64,
+    targets: Vec<String>,
+    probe: String,
+    probe_timeout: Duration,
+    burst: Duration,
+    wide: usize,
+}
+
+#[derive(Default)]
+struct FloodCounts {
+    rounds: usize,
+    connections: usize,
+    resets: usize,
+    bytes: usize,
+    probes_ok: usize,
+    probes_failed: usize,
+}
+
+fn flood_thread(f: &FloodSettings, id: usize) -> FloodCounts {
+    let mut c = FloodCounts::default();
+    let start = Instant::now();
+    let mut round = id;
+    while start.elapsed() < Duration::from_secs(f.secs) {
+        let batch = flood_batch(&f.targets, round);
+        match round % 3 {
+            0 => {
+                if let Ok(mut s) = TcpStream::connect(f.addr) {
+                    c.connections += 1;
+                    c.bytes += pipeline_unread(&mut s, &batch, f.burst);
+                    if (round / 3) % 2 == 0 {
+                        reset(s);
+                        c.resets += 1;
+                    }
+                }
+            }
+            1 => {
+                let mut conns = connect_all(f.addr, f.wide);
+                c.connections += conns.len();
+                for s in &mut conns {
+                    let _ = s.set_nonblocking(true);
+                    c.bytes += s.write(&batch).unwrap_or(0);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                for (i, s) in conns.into_iter().enumerate() {
+                    if i % 2 == 0 {
+                        reset(s);
+                        c.resets += 1;
+                    }
+                }
+            }
+            _ => {
+                if let Ok(mut s) = TcpStream::connect(f.addr) {
+                    c.connections += 1;
+                    c.bytes += s.write(&batch).unwrap_or(0);
+                    let _ = s.shutdown(std::net::Shutdown::Write);
+                    std::thread::sleep(Duration::from_millis(1000));
+                }
+            }
+        }
+        c.rounds += 1;
+        match probe(f.addr, &f.probe, f.probe_timeout) {
+            Ok(()) => c.probes_ok += 1,
+            Err(e) => {
+                c.probes_failed += 1;
+                println!("probe failed: round {} (kind {}): {}", round, round % 3, e);
+            }
+        }
+        round += 1;
+    }
+    c
+}
+
+fn flood(f: FloodSettings, threads: usize) -> i32 {
+    let f = std::sync::Arc::new(f);
+    let handles: Vec<_> = (0..threads.max(1))
+        .map(|id| {
+            let f = f.clone();
+            std::thread::spawn(move || flood_thread(&f, id))
+        })
+        .collect();
+    let mut all = FloodCounts::default();
+    for h in handles {
+        let c = h.join().unwrap_or_default();
+        all.rounds += c.rounds;
+        all.connections += c.connections;
+        all.resets += c.resets;
+        all.bytes += c.bytes;
+        all.probes_ok += c.probes_ok;
+        all.probes_failed += c.probes_failed;
+    }
+    println!("rounds: {}", all.rounds);
+    println!("connections: {}", all.connections);
+    println!("resets: {}", all.resets);
+    println!("bytes sent unread: {}", all.bytes);
+    println!("probes ok: {}", all.probes_ok);
+    println!("probes failed: {}", all.probes_failed);
+    if all.probes_failed == 0 && all.probes_ok > 0 { 0 } else { 1 }
+}
+
 fn main() {
     let args = Args::parse();
     let rc = match args.cmd {
@@ -327,6 +527,12 @@ fn main() {
         }
         Cmd::Hold { addr, n, secs, path } => hold(addr, n, secs, path.as_deref()),
         Cmd::Uniform { addr, c, n, path } => fetch_uniform(addr, c, n, &path),
+        Cmd::Flood { addr, secs, threads, target, probe, probe_timeout, burst_ms, wide } => {
+            let targets = if target.is_empty() { vec![probe.clone()] } else { target };
+            let probe_timeout = Duration::from_secs(probe_timeout.max(1));
+            let burst = Duration::from_millis(burst_ms);
+            flood(FloodSettings { addr, secs, targets, probe, probe_timeout, burst, wide }, threads)
+        }
     };
     std::process::exit(rc);
 }
@@ -341,6 +547,16 @@ mod tests {
         assert_eq!(status_of(b"HTTP/1.0 200 OK\r\n"), Some(200));
         assert_eq!(status_of(b"HTTP/1.1 20"), None);
         assert_eq!(status_of(b"SSH-2.0 x"), None);
+    }
+
+    #[test]
+    fn flood_batches_are_whole_requests() {
+        let targets = vec!["/a".to_string(), "/b".to_string()];
+        let b = flood_batch(&targets, 1);
+        let heads = b.windows(4).filter(|w| w == b"\r\n\r\n").count();
+        assert_eq!(heads, 64);
+        assert!(b.starts_with(b"GET /b HTTP/1.1\r\n"));
+        assert!(b.ends_with(b"\r\n\r\n"));
     }
 
     #[test]
