@@ -92,6 +92,9 @@ pub struct ServerConfig {
     /// [`ListenOptions::defer_accept_s`]); 0: at the end of the handshake. For
     /// protocols where the client speaks first: its first run then finds the request.
     pub defer_accept_s: u32,
+    /// Accepted streams can send files ([`TcpStream::send_file`]); without, accepting
+    /// and closing a connection costs less (no file is made for its socket).
+    pub send_files: bool,
 }
 
 /// Connections refused politely (served a refusal) at once beyond the limit; more than
@@ -114,6 +117,7 @@ struct Shared<H: Handler> {
     max_connections: usize,
     /// Per-CPU accept threads serve a new connection's first run themselves.
     serve_first_inline: bool,
+    send_files: bool,
 }
 
 /// A server's connection counts, shared with whoever shows them (it outlives the
@@ -406,6 +410,7 @@ impl<H: Handler> Server<H> {
             stats: kernel::allocator::try_arc(ServerStats::try_new(&cpus)?)?,
             max_connections: if config.max_connections == 0 { usize::MAX } else { config.max_connections as usize },
             serve_first_inline: cpus.iter().all(|c| c.is_some()),
+            send_files: config.send_files,
         })?;
         let mut server = Server { shared, acceptors: Vec::new(), addr };
         server.acceptors.try_reserve_exact(listeners.len())?;
@@ -470,7 +475,8 @@ fn accept_loop<H: Handler>(shared: Arc<Shared<H>>, listener: Arc<TcpListener>, r
     let mut reported = false;
     let mut refusals = RefusalLog { last_ms: 0, logged: 0 };
     while !kthread::should_stop() && !shared.stopping.load(Ordering::Acquire) {
-        match listener.accept(true) {
+        let accepted = if shared.send_files { listener.accept(true) } else { listener.accept_without_file(true) };
+        match accepted {
             Ok(stream) => {
                 if shared.stopping.load(Ordering::Acquire) {
                     break;

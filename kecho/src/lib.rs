@@ -43,6 +43,8 @@ impl Module for Kecho {
             per_cpu,
             // A connection that has sent nothing yet (a user at a terminal) is served too.
             defer_accept_s: 0,
+            // Echo only reads and writes: no file per socket.
+            send_files: false,
         };
         let timeout_ms = params::timeout_ms.get();
         let bytes = kernel::allocator::try_arc(kernel::cpu::Counters::try_new()?)?;

@@ -168,11 +168,9 @@ impl TcpListener {
 
     /// Accepts a connection; with `block` false returns `EAGAIN` when none is waiting.
     /// A blocked accept returns an error once [`TcpListener::shutdown`] is called.
+    /// The stream can send files ([`TcpStream::send_file`]).
     pub fn accept(&self, block: bool) -> Result<TcpStream> {
-        let mut new = ptr::null_mut();
-        let flags = if block { 0 } else { bindings::KMODS_O_NONBLOCK as i32 };
-        // SAFETY: the listener is live; `new` receives a new socket on success.
-        to_result(unsafe { bindings::kernel_accept(self.sock.sock, &mut new, flags) })?;
+        let new = self.accept_socket(block)?;
         // Give the socket a file (not in any descriptor table) so that file data can be
         // spliced into it (`TcpStream::send_file`). Non-blocking, so a splice returns
         // EAGAIN instead of sleeping when the send buffer is full; reads and writes pass
@@ -185,6 +183,23 @@ impl TcpListener {
         )?;
         // INVARIANT: kernel_accept succeeded and the new file owns the socket.
         Ok(TcpStream { sock: Socket { sock: new, file } })
+    }
+
+    /// Like [`TcpListener::accept`], without the file a stream needs to send files
+    /// (its `send_file` returns `EINVAL`): cheaper to open and to close, for protocols
+    /// that only read and write.
+    pub fn accept_without_file(&self, block: bool) -> Result<TcpStream> {
+        let new = self.accept_socket(block)?;
+        // INVARIANT: kernel_accept succeeded; the socket has no file.
+        Ok(TcpStream { sock: Socket { sock: new, file: ptr::null_mut() } })
+    }
+
+    fn accept_socket(&self, block: bool) -> Result<*mut bindings::socket> {
+        let mut new = ptr::null_mut();
+        let flags = if block { 0 } else { bindings::KMODS_O_NONBLOCK as i32 };
+        // SAFETY: the listener is live; `new` receives a new socket on success.
+        to_result(unsafe { bindings::kernel_accept(self.sock.sock, &mut new, flags) })?;
+        Ok(new)
     }
 
     /// Stops listening; wakes a thread blocked in [`TcpListener::accept`].

@@ -80,6 +80,7 @@ impl Module for Khttpd {
             max_connections: params::max_connections.get(),
             per_cpu,
             defer_accept_s,
+            send_files: true,
         };
         let (uid, gid) = (params::uid.get(), params::gid.get());
         let cred = Credential::unprivileged(uid, gid).inspect_err(|e| {
