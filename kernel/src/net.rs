@@ -194,6 +194,8 @@ impl TcpListener {
         Ok(TcpStream { sock: Socket { sock: new, file: ptr::null_mut() } })
     }
 
+    /// A new connection's socket, owned by the caller (who must release it or hand it
+    /// to a [`Socket`]).
     fn accept_socket(&self, block: bool) -> Result<*mut bindings::socket> {
         let mut new = ptr::null_mut();
         let flags = if block { 0 } else { bindings::KMODS_O_NONBLOCK as i32 };
