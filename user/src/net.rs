@@ -24,6 +24,23 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(lim.rlim_cur as u64)
 }
 
+/// Makes closing `s` send a reset rather than a FIN (`SO_LINGER` on, timeout 0).
+pub fn reset_on_close(s: &std::net::TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let l = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket descriptor and a linger struct of the size passed.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    if r == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
 /// Resolve "HOST:PORT". Numeric addresses and "localhost" are handled without
 /// getaddrinfo, because a static glibc binary in a bare initramfs has no NSS modules.
 pub fn resolve(s: &str) -> Result<SocketAddr, String> {

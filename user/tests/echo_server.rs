@@ -6,26 +6,12 @@ mod echo_common;
 use echo_common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::fd::AsRawFd;
 use std::thread;
 use std::time::Duration;
 
-fn set_int_opt(s: &TcpStream, level: i32, name: i32, val: &[u8]) {
-    // SAFETY: val is a valid option buffer of its length.
-    let r = unsafe {
-        libc::setsockopt(s.as_raw_fd(), level, name, val.as_ptr() as *const _, val.len() as u32)
-    };
-    assert_eq!(r, 0, "setsockopt failed");
-}
-
 /// close() with SO_LINGER {on, 0} sends RST instead of FIN.
 fn reset(s: TcpStream) {
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: linger is plain data; view it as bytes for setsockopt.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(&l as *const _ as *const u8, std::mem::size_of::<libc::linger>())
-    };
-    set_int_opt(&s, libc::SOL_SOCKET, libc::SO_LINGER, bytes);
+    user::net::reset_on_close(&s).expect("setsockopt SO_LINGER");
     drop(s);
 }
 

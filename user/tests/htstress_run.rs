@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,18 +136,8 @@ impl Conn {
 
     fn reset(self) {
         if let Conn::Tcp(s) = self {
-            // Linger with zero timeout: close sends RST instead of FIN.
-            let lg = libc::linger { l_onoff: 1, l_linger: 0 };
-            // SAFETY: valid fd and option buffer.
-            unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_LINGER,
-                    &lg as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                );
-            }
+            // Dropped here: a reset instead of a FIN.
+            let _ = user::net::reset_on_close(&s);
         }
     }
 

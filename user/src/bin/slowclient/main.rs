@@ -349,20 +349,9 @@ fn fetch_uniform(addr: SocketAddr, c: usize, n: usize, path: &str) -> i32 {
     0
 }
 
-/// Drops a connection with a reset (SO_LINGER 0) rather than a FIN.
+/// Drops a connection with a reset rather than a FIN.
 fn reset(s: TcpStream) {
-    use std::os::fd::AsRawFd;
-    let l = libc::linger { l_onoff: 1, l_linger: 0 };
-    // SAFETY: a valid socket descriptor and a linger struct of the size passed.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&l as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    let _ = user::net::reset_on_close(&s);
 }
 
 /// A batch of pipelined requests: plain, HEAD, ranges, keep-alive and not, for `targets`.
