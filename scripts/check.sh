@@ -32,7 +32,7 @@ if [ "${1:-}" = --debug ]; then
     DEBUG_MODDIR=$dk/modules/lib/modules
 elif [ $# -gt 0 ]; then KDIRS=("$@"); else mapfile -t KDIRS < <(scripts/kbuild/find-kdir.sh --all); fi
 [ ${#KDIRS[@]} -gt 0 ] || { echo "check.sh: no kernel build tree found (run scripts/setup.sh)" >&2; exit 1; }
-SUITES=${SUITES:-kmods-selftest.sh kecho.sh khttpd.sh drop-tcp-socket.sh kprobe-timer.sh}
+SUITES=${SUITES:-kmods-selftest.sh kecho.sh khttpd.sh khttpd-clients.sh drop-tcp-socket.sh kprobe-timer.sh}
 OUT=${CHECK_OUT:-$ROOT/target/check$([ $DEBUG = 1 ] && echo -debug)}
 rm -rf "$OUT"; mkdir -p "$OUT"
 KOS="kecho/kecho.ko khttpd/khttpd.ko drop-tcp-socket/drop-tcp-socket.ko kprobe-timer/kprobe-timer.ko kmods-selftest/kmods-selftest.ko"
@@ -62,9 +62,16 @@ if [ $DEBUG = 0 ] && [ "${CHECK_HOST:-1}" != 0 ]; then
     echo "host: $passed passed, $failed failed" >> "$OUT/summary.txt"
 fi
 
-# A real HTTP client for the guest: curl with its shared libraries.
+# A real HTTP client for the guest: curl with its shared libraries; and the third-party
+# tools of khttpd-clients.sh (a missing one skips its test there). GNU wget goes in as
+# gnu-wget: the guest's wget is busybox's.
 stage=$OUT/stage
 scripts/vm/stage-binary.sh "$stage" "$(command -v curl)" || fail "staging curl"
+for tool in ab h2load slowhttptest wget; do
+    command -v $tool > /dev/null || { echo "note: $tool not installed (scripts/setup.sh): its guest test is skipped"; continue; }
+    scripts/vm/stage-binary.sh "$stage" "$(command -v $tool)" || fail "staging $tool"
+done
+[ -f "$stage/usr/bin/wget" ] && mv "$stage/usr/bin/wget" "$stage/usr/bin/gnu-wget"
 
 check_kernel() {
     local kdir=$1 rel out
