@@ -65,10 +65,34 @@ void rust_helper_printk(int level, const char *prefix, const char *msg, size_t l
 
 void kmods_helper_bug(bool really) { if (really) BUG(); }
 
-void *rust_helper_kmalloc(size_t size, gfp_t flags) { return kmalloc(size, flags); }
-void *rust_helper_krealloc(const void *p, size_t size, gfp_t flags) { return krealloc(p, size, flags); }
+/* Allocation calls of this module's Rust code, per CPU: no shared line on the hot path. */
+static DEFINE_PER_CPU(unsigned long, kmods_alloc_calls);
+
+void *rust_helper_kmalloc(size_t size, gfp_t flags)
+{
+	this_cpu_inc(kmods_alloc_calls);
+	return kmalloc(size, flags);
+}
+void *rust_helper_krealloc(const void *p, size_t size, gfp_t flags)
+{
+	this_cpu_inc(kmods_alloc_calls);
+	return krealloc(p, size, flags);
+}
 void rust_helper_kfree(const void *p) { kfree(p); }
-void *rust_helper_kvmalloc(size_t size, gfp_t flags) { return kvmalloc(size, flags); }
+void *rust_helper_kvmalloc(size_t size, gfp_t flags)
+{
+	this_cpu_inc(kmods_alloc_calls);
+	return kvmalloc(size, flags);
+}
+unsigned long rust_helper_alloc_calls(void)
+{
+	unsigned long n = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		n += per_cpu(kmods_alloc_calls, cpu);
+	return n;
+}
 void rust_helper_kvfree(const void *p) { kvfree(p); }
 
 /* spin_lock_init() with the caller's static class key, as the macro does per call site. */

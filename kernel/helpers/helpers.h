@@ -33,6 +33,8 @@ void *rust_helper_krealloc(const void *p, size_t size, gfp_t flags);
 void rust_helper_kfree(const void *p);
 void *rust_helper_kvmalloc(size_t size, gfp_t flags);
 void rust_helper_kvfree(const void *p);
+/* Calls of the three allocating helpers above since load (all CPUs). */
+unsigned long rust_helper_alloc_calls(void);
 
 /* locks */
 struct lock_class_key;

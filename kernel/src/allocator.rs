@@ -80,6 +80,15 @@ unsafe impl GlobalAlloc for KernelAllocator {
 #[global_allocator]
 static ALLOCATOR: KernelAllocator = KernelAllocator;
 
+/// How many blocks this module has asked the kernel's allocator for since it was loaded
+/// (`kmalloc`, `krealloc` and `kvmalloc` calls, failed ones included; counted per CPU and
+/// summed here, so a snapshot). Frees are not counted. Lets a test show that a path
+/// allocates nothing.
+pub fn calls() -> u64 {
+    // SAFETY: reads per-CPU counters of this module's helpers; no preconditions.
+    u64::from(unsafe { bindings::rust_helper_alloc_calls() })
+}
+
 /// Allocates `value` in a new `Arc`; `ENOMEM` instead of a panic when memory is short.
 pub fn try_arc<T>(value: T) -> crate::error::Result<alloc::sync::Arc<T>> {
     Ok(alloc::sync::Arc::try_new(value)?)

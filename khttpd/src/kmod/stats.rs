@@ -25,6 +25,7 @@
 //! cache_bytes 1234             memory the cache is charged
 //! accepted_cpu0 500            per_cpu=1 only: accepted by each CPU's listener
 //! accepted_cpu1 500
+//! allocations 20000            blocks khttpd's code asked the kernel allocator for
 //! ```
 
 use super::cache::{self, Cache};
@@ -120,6 +121,7 @@ impl Show for StatusFile {
         for (cpu, n) in self.server.accepted_per_cpu() {
             writeln!(out, "accepted_cpu{} {}", cpu, n)?;
         }
+        writeln!(out, "allocations {}", kernel::allocator::calls())?;
         Ok(())
     }
 }
