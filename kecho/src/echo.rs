@@ -66,6 +66,11 @@ impl Echo {
             if c.eof {
                 return Step::Close;
             }
+            // Skip a read that would say EAGAIN (after each echo): what arrives later
+            // runs the work again (`TcpStream::nothing_to_read`).
+            if stream.nothing_to_read() {
+                return self.wait(c, now);
+            }
             match stream.read_append(&mut c.buf, false) {
                 Ok(0) => c.eof = true,
                 Ok(_) => c.active_ms = now,

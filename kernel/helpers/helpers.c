@@ -147,6 +147,15 @@ int rust_helper_tcp_set_defer_accept(struct socket *sock, int secs)
 	return sock->ops->setsockopt(sock, SOL_TCP, TCP_DEFER_ACCEPT, KERNEL_SOCKPTR(&secs), sizeof(secs));
 }
 int rust_helper_sk_state(const struct sock *sk) { return READ_ONCE(sk->sk_state); }
+bool rust_helper_tcp_nothing_to_read(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+	int st = READ_ONCE(sk->sk_state);
+
+	return (st == TCP_ESTABLISHED || st == TCP_FIN_WAIT1 || st == TCP_FIN_WAIT2) &&
+	       !(READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) && !READ_ONCE(sk->sk_err) &&
+	       READ_ONCE(tp->rcv_nxt) == READ_ONCE(tp->copied_seq);
+}
 bool rust_helper_sk_stream_is_writeable(const struct sock *sk) { return sk_stream_is_writeable(sk); }
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {

@@ -100,6 +100,9 @@ struct net *rust_helper_init_net(void);
 void *rust_helper_sk_user_data(struct sock *sk);
 void rust_helper_set_sk_user_data(struct sock *sk, void *data);
 int rust_helper_sk_state(const struct sock *sk);
+/* A TCP socket with no unread byte, no FIN from the peer and no error: a read would
+ * return EAGAIN now (a snapshot, read without the socket lock). */
+bool rust_helper_tcp_nothing_to_read(const struct sock *sk);
 /* the test sk_stream_write_space makes before it wakes writers (a third of the buffer free) */
 bool rust_helper_sk_stream_is_writeable(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */

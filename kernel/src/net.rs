@@ -356,6 +356,20 @@ impl TcpStream {
         unsafe { bindings::rust_helper_sk_state(self.sock.sk()) }
     }
 
+    /// Whether a read would now return `EAGAIN`: no unread byte, no FIN from the peer,
+    /// no error, and the connection in a state where the peer may still send
+    /// (`ESTABLISHED`, `FIN_WAIT1`, `FIN_WAIT2`). A snapshot without the socket lock:
+    /// what arrives after it raises [`SocketEvent::DataReady`] (bytes, FIN) or
+    /// [`SocketEvent::StateChange`] (reset, error), and each is visible here before its
+    /// event is raised. So a reader driven by those events may skip a read when this
+    /// is true and wait for the next event, without losing one. `false` says only that
+    /// a read may find something (or an error, or the end).
+    pub fn nothing_to_read(&self) -> bool {
+        // SAFETY: the socket is live and a TCP socket (streams are accepted TCP
+        // connections); the fields are read with READ_ONCE.
+        unsafe { bindings::rust_helper_tcp_nothing_to_read(self.sock.sk()) }
+    }
+
     /// Whether this side has sent its FIN and the peer has not sent one yet
     /// (`FIN_WAIT1`, `FIN_WAIT2`): what changes the state there is our own shutdown
     /// going out and being acknowledged; the peer's data, FIN or reset come with events
