@@ -24,7 +24,7 @@ PKGS=(
   fonts-dejavu-core
   # make bench-http: the user-space server khttpd is compared with, and a second client
   nginx-light wrk
-  # guest suite khttpd-clients.sh: HTTP tools no one here wrote
+  # guest suite khttpd-clients.sh: third-party HTTP tools against khttpd
   apache2-utils nghttp2-client slowhttptest wget
   # make check-debug: Debian's 6.1 LTS source, built into a sanitizer kernel
   linux-source-6.1 libssl-dev xz-utils

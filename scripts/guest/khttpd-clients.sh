@@ -1,5 +1,5 @@
 #!/bin/sh
-# Guest tests: khttpd against HTTP tools no one here wrote (Debian's builds, staged with
+# Guest tests: khttpd against third-party HTTP tools (Debian's builds, staged with
 # their libraries by scripts/check.sh): ApacheBench (ab), h2load in HTTP/1.1 mode
 # (pipelining), GNU wget mirroring the listings, and slowhttptest's slowloris and
 # slow-read attacks. Each test checks what the tool reports and that khttpd answers a
