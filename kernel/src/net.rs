@@ -350,6 +350,15 @@ impl TcpStream {
         unsafe { bindings::tcp_sock_set_nodelay(self.sock.sk()) };
     }
 
+    /// Corks (`true`) or uncorks the socket, as `TCP_CORK` does: while corked only full
+    /// segments leave (a FIN, from [`TcpStream::shutdown`], still sends the tail with
+    /// it); uncorking sends what is held.
+    pub fn set_cork(&self, on: bool) {
+        // SAFETY: the socket is live; tcp_sock_set_cork takes the socket lock itself and
+        // may sleep, which callers (process context, like every method here) allow.
+        unsafe { bindings::tcp_sock_set_cork(self.sock.sk(), on) };
+    }
+
     /// The TCP state (`TCP_ESTABLISHED`, `TCP_CLOSE_WAIT`, ...).
     pub fn state(&self) -> i32 {
         // SAFETY: the socket is live; the state is read with READ_ONCE.

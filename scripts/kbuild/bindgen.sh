@@ -8,7 +8,7 @@ command -v bindgen >/dev/null || { echo "bindgen.sh: bindgen not found (run scri
 mapfile -t CLANG_ARGS < "$OUT/clang-args.txt"
 
 FUNCS='rust_helper_.*|kmods_helper_.*|_printk|kfree|krealloc|sock_create_kern|sock_release|kernel_(bind|listen|accept|connect|sendmsg|recvmsg|sock_shutdown|sendpage)'
-FUNCS+='|sock_set_reuseaddr|sock_set_reuseport|tcp_sock_set_nodelay|sock_set_keepalive|sock_no_linger|sk_set_memalloc'
+FUNCS+='|sock_set_reuseaddr|sock_set_reuseport|tcp_sock_set_nodelay|tcp_sock_set_cork|sock_set_keepalive|sock_no_linger|sk_set_memalloc'
 FUNCS+='|destroy_workqueue|cancel_work_sync|flush_work|__flush_workqueue|queue_work_on'
 FUNCS+='|kthread_stop|kthread_bind|kthread_should_stop|wake_up_process|msleep|msleep_interruptible|schedule_timeout_interruptible|usleep_range_state'
 FUNCS+='|param_(get|set|free)_.*|ktime_get_real_seconds|ktime_get_ns|ktime_get_mono_fast_ns|ktime_get_real_ts64|get_jiffies_64|jiffies_to_msecs|__msecs_to_jiffies'

@@ -4,7 +4,8 @@
 //! room (see `common`). Output is a byte queue (`out`) plus, for files, a streamed body
 //! (`body.rs`) read in bounded chunks: the head and the first chunk go out in one
 //! scatter-gather send. Bodies from `SPLICE_FROM` bytes up are instead spliced from the
-//! page cache into the socket (no copy; the `sendfile` parameter), after the head.
+//! page cache into the socket (no copy; the `sendfile` parameter), after the head;
+//! from `CORK_FROM` up the socket is corked until the body's end.
 //! Requests pipelined behind the current one wait in the input buffer until its response
 //! is fully queued. What to answer is decided below this file, in `content.rs`.
 //!
@@ -12,7 +13,7 @@
 //! from the phase's start (or, while sending, from the last progress). The server's
 //! per-connection timer serves the connection when it passes (see `common`).
 
-use super::body::{FileBody, Flush, SPLICE_FROM};
+use super::body::{FileBody, Flush, CORK_FROM, SPLICE_FROM};
 use super::cache::{self, Cache};
 use super::content::{self, Reply, Scratch, Site};
 use super::stats::{self, HttpStats};
@@ -229,6 +230,8 @@ pub struct Conn {
     body: Option<FileBody>,
     /// Close once the queued output is sent.
     close_after: bool,
+    /// The socket is corked for the current body (see `CORK_FROM`).
+    corked: bool,
     /// After the last response of a closing connection: bytes of input discarded since
     /// the write side was shut (`None` until then).
     draining: Option<usize>,
@@ -263,6 +266,14 @@ impl Conn {
     fn flush(&mut self, stream: &TcpStream, now: u64) -> Flush {
         let left_before = self.bytes_left();
         let r = self.flush_inner(stream);
+        if self.corked && matches!(r, Flush::Done) {
+            // Uncorking sends the held tail. Before a half-close it stays held: the FIN
+            // that follows at once sends it, in the same segment.
+            if !self.close_after {
+                stream.set_cork(false);
+            }
+            self.corked = false;
+        }
         let left = self.bytes_left();
         if left != left_before {
             self.since = now;
@@ -291,6 +302,10 @@ impl Conn {
                     }
                     Err(_) => return Flush::Failed,
                 }
+            }
+            if !self.corked && self.body.as_ref().is_some_and(|b| b.left() >= CORK_FROM) {
+                stream.set_cork(true);
+                self.corked = true;
             }
             let head_sent = self.out_off >= self.out_len;
             if head_sent && self.body.as_ref().is_none_or(|b| b.pending().is_empty()) {
@@ -371,6 +386,7 @@ impl Handler for Http {
             out_len: 0,
             body: None,
             close_after: false,
+            corked: false,
             draining: None,
             phase: Phase::Head,
             stats: {
