@@ -157,6 +157,7 @@ bool rust_helper_tcp_nothing_to_read(const struct sock *sk)
 	       READ_ONCE(tp->rcv_nxt) == READ_ONCE(tp->copied_seq);
 }
 bool rust_helper_sk_stream_is_writeable(const struct sock *sk) { return sk_stream_is_writeable(sk); }
+bool rust_helper_tcp_under_memory_pressure(const struct sock *sk) { return tcp_under_memory_pressure(sk); }
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {
 	return (d_really_is_negative(d) ? KMODS_DENTRY_NEGATIVE : 0) |

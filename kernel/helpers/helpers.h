@@ -105,6 +105,8 @@ int rust_helper_sk_state(const struct sock *sk);
 bool rust_helper_tcp_nothing_to_read(const struct sock *sk);
 /* the test sk_stream_write_space makes before it wakes writers (a third of the buffer free) */
 bool rust_helper_sk_stream_is_writeable(const struct sock *sk);
+/* whether TCP (globally, or the socket's memory cgroup) is under memory pressure */
+bool rust_helper_tcp_under_memory_pressure(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */
 void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);

@@ -379,6 +379,15 @@ impl TcpStream {
         unsafe { bindings::rust_helper_tcp_nothing_to_read(self.sock.sk()) }
     }
 
+    /// Whether TCP is under memory pressure: `tcp_mem`'s middle mark passed (for all
+    /// sockets) or the socket's memory cgroup under pressure. A hint, read without a
+    /// lock.
+    pub fn under_memory_pressure(&self) -> bool {
+        // SAFETY: the socket is live and a TCP socket; tcp_under_memory_pressure reads
+        // the flags with READ_ONCE.
+        unsafe { bindings::rust_helper_tcp_under_memory_pressure(self.sock.sk()) }
+    }
+
     /// Whether this side has sent its FIN and the peer has not sent one yet
     /// (`FIN_WAIT1`, `FIN_WAIT2`): what changes the state there is our own shutdown
     /// going out and being acknowledged; the peer's data, FIN or reset come with events

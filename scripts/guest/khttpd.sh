@@ -191,6 +191,18 @@ test_large_file_64mib() {
         # HTTP/1.0: a corked body whose tail leaves with the FIN
         t_assert_eq "$(md5sum < $WWW/size-100001.bin)" "$(curl -s -0 --max-time 20 $BASE/size-100001.bin | md5sum)" \
             "corked body, then the half-close (sendfile=$sf)"
+        # under TCP memory pressure (tcp_mem's middle mark at one page) bodies go out
+        # uncorked; they still arrive whole
+        mem=$(cat /proc/sys/net/ipv4/tcp_mem)
+        p0=$(tcp_ext TCPMemoryPressures)
+        echo "1 1 1000000" > /proc/sys/net/ipv4/tcp_mem
+        got_ka=$(curl -s --max-time 20 $urls | md5sum)
+        got_10=$(curl -s -0 --max-time 20 $BASE/size-100001.bin | md5sum)
+        p1=$(tcp_ext TCPMemoryPressures)
+        echo "$mem" > /proc/sys/net/ipv4/tcp_mem
+        [ "$p1" -gt "$p0" ] || t_fail "TCP never entered memory pressure ($p0 -> $p1)"
+        t_assert_eq "$want" "$got_ka" "sizes on one connection under TCP memory pressure (sendfile=$sf)"
+        t_assert_eq "$(md5sum < $WWW/size-100001.bin)" "$got_10" "HTTP/1.0 body under TCP memory pressure (sendfile=$sf)"
         # pipelined: a spliced body between two copied ones, answered in order
         printf 'GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /size-100001.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' \
             | nc -w 5 127.0.0.1 $PORT > /tmp/pipe.out
