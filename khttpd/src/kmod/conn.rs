@@ -337,7 +337,7 @@ impl Conn {
     /// Corks the socket for a body that leaves in more than one send (`CORK_FROM`), but
     /// not while TCP is short of memory: under `tcp_mem` pressure receivers dropped the
     /// full segments far more often (measured, 1,000 clients of a 1 MiB file: 15-19
-    /// out-of-order drops per response corked, 1-3 not) and throughput fell 10-15 %.
+    /// out-of-order drops per response corked, 1-3 not) and throughput fell 9-18 %.
     fn update_cork(&mut self, stream: &TcpStream) {
         if self.corked {
             if stream.under_memory_pressure() {
