@@ -788,6 +788,41 @@ test_connection_cap() {
     dmesg | grep 'khttpd: stopping' | tail -1 | grep -q ' 1 connection(s) refused' || t_fail "refusal count at rmmod"
 }
 
+# The client's last request (HTTP/1.0 without keep-alive) with nothing after it: the
+# connection is closed at once, while the client still holds its end. With bytes after
+# the request it is half-closed and drained instead (RFC 9112, 9.6), so that they
+# cannot reset it before the client has read its answer: it stays open until the
+# client closes (or the 5 s linger ends).
+accepted_within() { # N TENTHS: until N more than $acc0 were accepted, at most TENTHS/10 s
+    _i=0; while [ $(( $(stat_of accepted) - acc0 )) -lt "$1" ] && [ $_i -lt "$2" ]; do sleep 0.1; _i=$((_i + 1)); done
+    [ $(( $(stat_of accepted) - acc0 )) -ge "$1" ]
+}
+test_last_request_close() {
+    load
+    acc0=$(stat_of accepted)
+    slowclient hold --addr 127.0.0.1:$PORT -n 10 --secs 10 --path /hello.txt --http10 > /tmp/hold.out 2>&1 &
+    hp=$!
+    accepted_within 10 100 || t_fail "10 connections not accepted within 10 s"
+    open_within 0 30 || t_fail "last requests: $(stat_of connections_open) connection(s) still open 3 s after the answers"
+    kill -0 $hp 2>/dev/null || t_fail "the client let go before the check"
+    wait $hp
+    cat /tmp/hold.out
+    grep -q '^answered 200: 10$' /tmp/hold.out || t_fail "last requests: not 10 answers"
+    grep -q '^closed: 10 of 10$' /tmp/hold.out || t_fail "last requests: not all closed by the server"
+    acc0=$(stat_of accepted)
+    slowclient hold --addr 127.0.0.1:$PORT -n 10 --secs 3 --path /hello.txt --http10 --then X > /tmp/hold.out 2>&1 &
+    hp=$!
+    accepted_within 10 100 || t_fail "10 connections not accepted within 10 s"
+    sleep 1
+    t_assert_eq 10 "$(stat_of connections_open)" "connections with bytes after their last request, while the client holds them"
+    wait $hp
+    cat /tmp/hold.out
+    grep -q '^answered 200: 10$' /tmp/hold.out || t_fail "bytes after the last request: not 10 answers"
+    grep -q '^closed: 10 of 10$' /tmp/hold.out || t_fail "bytes after the last request: no half-close"
+    open_within 0 30 || t_fail "$(stat_of connections_open) connection(s) open 3 s after their clients closed"
+    unload
+}
+
 # The port's sockets by state (/proc/net/tcp), khttpd's counters and the kernel's
 # listen-queue and SYN-cookie counters: what a client that waits for ever waits on.
 stuck_sockets() {
@@ -970,6 +1005,7 @@ t_run khttpd_defer_accept test_defer_accept
 t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline
 t_run khttpd_connection_cap test_connection_cap
+t_run khttpd_last_request_close test_last_request_close
 t_run khttpd_per_cpu test_per_cpu
 t_run khttpd_cached_requests_allocate_nothing test_cached_requests_allocate_nothing
 t_run khttpd_memory_returns test_memory_returns

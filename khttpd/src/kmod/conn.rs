@@ -189,7 +189,7 @@ impl Http {
                 let Ok(reply) = reply else { return Some(Step::Close) };
                 self.site.stats.add(stats::REQUESTS, 1);
                 c.in_len = 0;
-                c.start_reply(reply, now);
+                c.start_reply(reply, false, now);
                 return None;
             }
             return Some(Step::Close);
@@ -230,6 +230,9 @@ pub struct Conn {
     body: Option<FileBody>,
     /// Close once the queued output is sent.
     close_after: bool,
+    /// The current response answers a request the client sent as its last
+    /// (`Connection: close`, or HTTP/1.0 without keep-alive), parsed whole.
+    last_request: bool,
     /// The socket is corked for the current body (see `CORK_FROM`).
     corked: bool,
     /// After the last response of a closing connection: bytes of input discarded since
@@ -251,13 +254,16 @@ impl Conn {
         }
     }
 
-    fn start_reply(&mut self, reply: Reply, now: u64) {
+    /// Starts sending `reply`; `last_request`: it answers the request the client sent as
+    /// its last (see `Conn::last_request`).
+    fn start_reply(&mut self, reply: Reply, last_request: bool, now: u64) {
         self.stats.response(reply.head());
         self.out_len = reply.head_len.min(reply.head.len());
         self.out = reply.head;
         self.out_off = 0;
         self.body = reply.body;
         self.close_after = !reply.keep_open;
+        self.last_request = last_request;
         self.set_phase(Phase::Send);
         self.since = now;
     }
@@ -399,6 +405,7 @@ impl Handler for Http {
             out_len: 0,
             body: None,
             close_after: false,
+            last_request: false,
             corked: false,
             draining: None,
             phase: Phase::Head,
@@ -416,7 +423,7 @@ impl Handler for Http {
             content::error_reply(&mut Vec::new(), StatusCode::ServiceUnavailable, kernel::time::real_seconds(), false)
                 .ok()?;
         let now = c.since;
-        c.start_reply(reply, now);
+        c.start_reply(reply, false, now);
         Some(c)
     }
 
@@ -467,6 +474,16 @@ impl Http {
                 let drained = match c.draining {
                     Some(n) => n,
                     None => {
+                        // The client said this request was its last and sent nothing
+                        // after it: close at once, as nginx does (the kernel still sends
+                        // what is queued, then the FIN), and spare the run its FIN would
+                        // need. Otherwise (an error, our own decision to close, bytes
+                        // after the request) half-close and drain, so that what still
+                        // arrives cannot reset the connection before the client has read
+                        // the answer (RFC 9112, 9.6).
+                        if c.last_request && c.in_len == 0 && stream.nothing_to_read() {
+                            return Step::Close;
+                        }
                         let _ = stream.shutdown(Shutdown::Write);
                         c.in_len = 0;
                         0
@@ -501,19 +518,21 @@ impl Http {
                     Ok(Status::Complete(req, used)) => {
                         let now_s = kernel::time::real_seconds();
                         let answer = &mut scratch.answer;
-                        Some((self.cred.act_as(|| content::respond(&self.site, &req, now_s, answer)), used))
+                        let last = !req.keep_alive();
+                        Some((self.cred.act_as(|| content::respond(&self.site, &req, now_s, answer)), used, last))
                     }
                     Err(e) => {
                         let now_s = kernel::time::real_seconds();
                         let head_only = parser::is_head_request(input);
-                        Some((content::error_reply(&mut scratch.answer.head, e.status(), now_s, head_only), c.in_len))
+                        let reply = content::error_reply(&mut scratch.answer.head, e.status(), now_s, head_only);
+                        Some((reply, c.in_len, false))
                     }
                 };
-                if let Some((reply, used)) = reply {
+                if let Some((reply, used, last)) = reply {
                     self.site.stats.add(stats::REQUESTS, 1);
                     c.consume_input(used);
                     match reply {
-                        Ok(reply) => c.start_reply(reply, now),
+                        Ok(reply) => c.start_reply(reply, last, now),
                         // Out of memory while building a response: nothing sensible
                         // can be sent.
                         Err(_) => return Step::Close,

@@ -3,9 +3,11 @@
 //!   slowclient trickle --addr A -n 300 --interval-ms 1000 --max-secs 30
 //!       N connections each send a request head one byte per interval, never finishing
 //!       it (slowloris). Reports when the server answered or closed each one.
-//!   slowclient hold --addr A -n 50 --secs 5 [--path /hello.txt]
+//!   slowclient hold --addr A -n 50 --secs 5 [--path /hello.txt [--http10] [--then X]]
 //!       N connections (each with one keep-alive request answered first, if --path),
-//!       held open; reports how many the server closed meanwhile.
+//!       held open; reports how many the server closed meanwhile. --http10: the request
+//!       is HTTP/1.0 without keep-alive, the client's last; --then: bytes sent right
+//!       after the request, in the same write.
 //!
 //!   slowclient uniform --addr A -c 100 -n 4000 --path /f.txt
 //!       C keep-alive clients fetch a file N times in all; every body must be one byte
@@ -60,6 +62,12 @@ enum Cmd {
         /// Ask for this path once on each connection (keep-alive) before holding it.
         #[arg(long)]
         path: Option<String>,
+        /// Ask in HTTP/1.0 without keep-alive (the connection's last request).
+        #[arg(long, requires = "path")]
+        http10: bool,
+        /// Bytes to send right after the request, in the same write.
+        #[arg(long, requires = "path", default_value = "")]
+        then: String,
     },
     /// Fetch a file many times; each body must be one repeated byte.
     Uniform {
@@ -228,11 +236,22 @@ fn report(out: &[Outcome], sent: usize) {
     }
 }
 
-fn hold(addr: SocketAddr, n: usize, secs: u64, path: Option<&str>) -> i32 {
+/// What `hold` asks on each connection before holding it.
+struct HoldRequest<'a> {
+    path: &'a str,
+    http10: bool,
+    then: &'a str,
+}
+
+fn hold(addr: SocketAddr, n: usize, secs: u64, request: Option<HoldRequest>) -> i32 {
     let mut conns = connect_all(addr, n);
     let mut out = vec![Outcome::default(); conns.len()];
-    if let Some(path) = path {
-        let req = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    if let Some(HoldRequest { path, http10, then }) = request {
+        let req = if http10 {
+            format!("GET {} HTTP/1.0\r\n\r\n{}", path, then)
+        } else {
+            format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n{}", path, then)
+        };
         for s in &mut conns {
             let _ = s.write_all(req.as_bytes());
         }
@@ -540,7 +559,10 @@ fn main() {
         Cmd::Trickle { addr, n, interval_ms, max_secs } => {
             trickle(addr, n, Duration::from_millis(interval_ms.max(1)), Duration::from_secs(max_secs))
         }
-        Cmd::Hold { addr, n, secs, path } => hold(addr, n, secs, path.as_deref()),
+        Cmd::Hold { addr, n, secs, path, http10, then } => {
+            let request = path.as_deref().map(|path| HoldRequest { path, http10, then: &then });
+            hold(addr, n, secs, request)
+        }
         Cmd::Uniform { addr, c, n, path } => fetch_uniform(addr, c, n, &path),
         Cmd::Flood { addr, secs, threads, target, probe, probe_timeout, burst_ms, wide } => {
             let targets = if target.is_empty() { vec![probe.clone()] } else { target };
