@@ -133,7 +133,7 @@ impl FileBody {
     }
 
     /// Splices the next piece of a body into the socket; `last_more`: hold the end back
-    /// too (a half-close follows at once and sends it, with the FIN).
+    /// too (a close or half-close follows at once and sends it, with the FIN).
     pub fn splice_some(&mut self, stream: &TcpStream, stats: &HttpStats, last_more: bool) -> core::result::Result<(), Flush> {
         let want = self.remaining.min(SPLICE_MAX);
         let more = last_more || self.remaining > want;

@@ -273,8 +273,8 @@ impl Conn {
         let left_before = self.bytes_left();
         let r = self.flush_inner(stream);
         if self.corked && matches!(r, Flush::Done) {
-            // Uncorking sends the held tail. Before a half-close it stays held: the FIN
-            // that follows at once sends it, in the same segment.
+            // Uncorking sends the held tail. Before a close or half-close it stays held:
+            // the FIN that follows at once sends it, in the same segment.
             if !self.close_after {
                 stream.set_cork(false);
             }
@@ -322,8 +322,9 @@ impl Conn {
             }
             let head = self.out.get(self.out_off..self.out_len).unwrap_or(&[]);
             let body = self.body.as_ref().map(|b| b.pending()).unwrap_or(&[]);
-            // The last response is held back (corked) until the half-close that follows it
-            // at once: its last segment then carries the FIN, one packet fewer each way.
+            // The last response is held back (corked) until the close or half-close that
+            // follows it at once: its last segment then carries the FIN, one packet fewer
+            // each way.
             let more = self.close_after || self.body.as_ref().is_some_and(|b| b.more_after_pending());
             match stream.write_vectored(&[head, body], false, more) {
                 Ok(mut n) => {
