@@ -19,6 +19,8 @@
 #include <net/sock.h>
 #include <net/net_namespace.h>
 #include <linux/uio.h>
+#include <linux/bvec.h>
+#include <linux/gfp.h>
 #include <linux/err.h>
 #include <linux/timekeeping.h>
 #include <linux/cred.h>
@@ -192,6 +194,35 @@ void rust_helper_fput_now(struct file *file)
 		__fput_sync(file);
 	else
 		fput(file);
+}
+
+struct page *rust_helper_alloc_block(unsigned int order)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_NOWARN;
+
+	if (order)
+		gfp |= __GFP_COMP | __GFP_NORETRY;
+	return alloc_pages(gfp, order);
+}
+void rust_helper_put_page(struct page *page) { put_page(page); }
+void *rust_helper_page_address(struct page *page) { return page_address(page); }
+
+int rust_helper_sock_send_page(struct socket *sock, struct page *page, unsigned int offset, size_t size, bool more)
+{
+	int flags = MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	struct bio_vec bvec;
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+
+	bvec_set_page(&bvec, page, size, offset);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, size);
+	return sock_sendmsg(sock, &msg);
+#else
+	/* as splice does for all but its last page: no push, more follows at once */
+	if (more)
+		flags |= MSG_SENDPAGE_NOTLAST;
+	return kernel_sendpage(sock, page, offset, size, flags);
+#endif
 }
 
 const struct cred *rust_helper_current_cred(void) { return current_cred(); }

@@ -115,6 +115,19 @@ int rust_helper_tcp_set_defer_accept(struct socket *sock, int secs);
 /* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
 void rust_helper_fput_now(struct file *file);
 
+/* pages sockets reference instead of copying */
+struct page;
+/* 2^order contiguous pages (one compound page if order > 0), not zeroed, never from
+ * highmem; NULL if none are free (no warning, no long reclaim for order > 0) */
+struct page *rust_helper_alloc_block(unsigned int order);
+/* drops a reference; the last one frees the whole block */
+void rust_helper_put_page(struct page *page);
+void *rust_helper_page_address(struct page *page);
+/* Queues size bytes at offset of the block at page on the socket without copying them
+ * (the stack takes its own page references). Never blocks, never raises SIGPIPE. more:
+ * more data follows at once (MSG_MORE). Returns bytes queued or a negative errno. */
+int rust_helper_sock_send_page(struct socket *sock, struct page *page, unsigned int offset, size_t size, bool more);
+
 /* file system */
 struct cred;
 struct dentry;

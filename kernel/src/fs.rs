@@ -269,6 +269,23 @@ impl File {
         }
     }
 
+    /// Reads up to `len` bytes at `pos` into `base`; `Ok(0)` at end of file. May sleep.
+    ///
+    /// # Safety
+    /// `base..base + len` must be valid for writes for the call and not accessed through
+    /// anything else meanwhile (it may be uninitialised).
+    pub(crate) unsafe fn read_raw(&self, base: *mut u8, len: usize, pos: u64) -> Result<usize> {
+        let mut off = i64::try_from(pos).map_err(|_| EINVAL)?;
+        // SAFETY: the file is open; `base` is valid for writes of `len` bytes (the
+        // caller's promise); the position is ours (`off`), not the file's.
+        let n = unsafe { bindings::kernel_read(self.ptr, base.cast(), len, &mut off) };
+        if n < 0 {
+            Err(crate::error::Error::from_errno(n as i32))
+        } else {
+            Ok((n as usize).min(len))
+        }
+    }
+
     /// Calls `f(name, kind)` for each entry of this directory (except `.` and `..`),
     /// until `f` returns false. `kind` is what the directory reports (may be `None`
     /// when the file system does not say; stat the entry then).

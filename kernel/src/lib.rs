@@ -25,6 +25,7 @@ pub mod list;
 pub mod module;
 pub mod net;
 pub mod owner;
+pub mod page;
 pub mod param;
 pub mod print;
 pub mod rcu;

@@ -309,6 +309,19 @@ impl TcpStream {
         Ok(n as usize)
     }
 
+    /// Sends up to `len` bytes of `pages` from `pos` without copying them: the socket
+    /// references the pages (they stay valid while it does, whatever happens to
+    /// `pages`). Returns how much was queued (maybe less than `len`); never blocks:
+    /// `EAGAIN` when the send buffer is full and nothing was queued. `more` as in
+    /// [`TcpStream::write_vectored`]. `EINVAL` if `pos + len` is past the end.
+    pub fn send_pages(&self, pages: &crate::page::Pages, pos: usize, len: usize, more: bool) -> Result<usize> {
+        if len == 0 {
+            return Ok(0);
+        }
+        // SAFETY: the socket is live while `self` is (invariant of Socket).
+        unsafe { pages.send(self.sock.sock, pos, len, more) }
+    }
+
     /// Sends up to `len` bytes of `file` from `*pos` without copying them (splice from
     /// the page cache: the socket takes references on the cached pages); advances `*pos`
     /// by what was sent and returns that. Never blocks: `EAGAIN` when the send buffer is

@@ -555,7 +555,7 @@ test_cache_freshness() {
     curl -s $BASE/cachetest/ | grep -q 'added.txt' && t_fail "listing shows a file not there yet"
     echo x > $C/added.txt; chmod 644 $C/added.txt; sleep 1
     curl -s $BASE/cachetest/ | grep -q 'href="added.txt"' || t_fail "listing without the added file after the ttl"
-    # a big file (sent from the cached open file) rewritten: new after the ttl
+    # a 100 kB file (held in the cache's pages) replaced: new after the ttl
     head -c 100000 /dev/urandom > $C/big.bin; chmod 644 $C/big.bin
     t_assert_eq "$(md5sum < $C/big.bin)" "$(curl -s $BASE/cachetest/big.bin | md5sum)" "100 kB file"
     head -c 100000 /dev/urandom > $C/big2.bin; chmod 644 $C/big2.bin; mv $C/big2.bin $C/big.bin; sleep 1
@@ -595,26 +595,33 @@ test_cache_consistency() {
 }
 
 # More distinct files than cache_max_kb holds: the cache stays within it, evicts,
-# and every file is served right; rmmod with a full cache under load.
+# and every file is served right; rmmod with a full cache under load. Twice: small
+# files (held as bytes) and 100 kB ones (held in pages).
 test_cache_budget() {
-    C=$WWW/many-small; rm -rf $C; mkdir -p $C
-    i=0; while [ $i -lt 400 ]; do head -c 8000 /dev/urandom > $C/f$i.bin; i=$((i + 1)); done
+    budget_round many-small 400 8000
+    budget_round many-held 30 100000
+}
+
+# budget_round DIR COUNT SIZE: COUNT files of SIZE bytes in $WWW/DIR, cache_max_kb=1024.
+budget_round() {
+    C=$WWW/$1; rm -rf $C; mkdir -p $C
+    i=0; while [ $i -lt $2 ]; do head -c $3 /dev/urandom > $C/f$i.bin; i=$((i + 1)); done
     chmod -R a+rX $C
     # (a ttl of an hour: however slow the kernel, nothing expires during the test)
-    load cache_max_kb=1024 cache_body_kb=16 cache_ttl_ms=3600000
-    # One curl for all 400 (a process per file costs seconds each on the sanitizer kernel).
+    load cache_max_kb=1024 cache_ttl_ms=3600000
+    # One curl for all (a process per file costs seconds each on the sanitizer kernel).
     rm -rf /tmp/got; mkdir -p /tmp/got
     args=""; i=0
-    while [ $i -lt 400 ]; do args="$args $BASE/many-small/f$i.bin -o /tmp/got/f$i.bin"; i=$((i + 1)); done
-    curl -s $args || t_fail "curl of the 400 files failed"
+    while [ $i -lt $2 ]; do args="$args $BASE/$1/f$i.bin -o /tmp/got/f$i.bin"; i=$((i + 1)); done
+    curl -s $args || t_fail "curl of the $2 files failed"
     bad=0; i=0
-    while [ $i -lt 400 ]; do
+    while [ $i -lt $2 ]; do
         cmp -s $C/f$i.bin /tmp/got/f$i.bin || bad=$((bad + 1))
         i=$((i + 1))
     done
     rm -rf /tmp/got
-    t_assert_eq 0 "$bad" "files served wrong with a small cache"
-    htstress -k -n 0 -c 50 -t 2 $BASE/many-small/f1.bin > /tmp/hts-cache.out 2>&1 &
+    t_assert_eq 0 "$bad" "files of $3 bytes served wrong with a small cache"
+    htstress -k -n 0 -c 50 -t 2 $BASE/$1/f1.bin > /tmp/hts-cache.out 2>&1 &
     hp=$!
     sleep 2
     t_timeout 60 rmmod khttpd || t_fail "rmmod with a full cache under load failed or hung"
@@ -623,8 +630,37 @@ test_cache_budget() {
     echo "$line"
     kib=$(echo "$line" | sed -n 's/.* entries, \([0-9]*\) KiB at stop$/\1/p')
     [ -n "$kib" ] && [ "$kib" -le 1024 ] || t_fail "cache held $kib KiB, over cache_max_kb=1024"
-    echo "$line" | grep -qE ' [1-9][0-9]* evicted' || t_fail "nothing evicted with 400 x 8 kB files and 1 MiB"
+    echo "$line" | grep -qE ' [1-9][0-9]* evicted' || t_fail "nothing evicted with $2 x $3 bytes and 1 MiB"
     rm -rf $C
+}
+
+# Bodies from 16 KiB up to cache_body_kb are held in the cache's own pages and sent by
+# reference: whole, again from the cache, to a slow reader (the send buffer fills in
+# the middle), in ranges across the 64 KiB blocks, over HTTP/1.0, and as HEAD.
+test_held_bodies() {
+    load cache_ttl_ms=600000
+    F=$WWW/held.bin
+    head -c 1048576 $WWW/big.bin > $F; chmod 644 $F
+    want=$(md5sum < $F)
+    b0=$(stat_of cache_bytes)
+    t_assert_eq "$want" "$(curl -s $BASE/held.bin | md5sum)" "1 MiB held body"
+    held=$(( $(stat_of cache_bytes) - b0 ))
+    [ "$held" -ge 1048576 ] || t_fail "the cache was charged $held bytes for a 1 MiB body it holds"
+    t_assert_eq "$want" "$(curl -s $BASE/held.bin | md5sum)" "1 MiB held body, from the cache"
+    t_assert_eq "$want" "$(curl -s --limit-rate 1M $BASE/held.bin | md5sum)" "1 MiB held body to a slow reader"
+    t_assert_eq "$want" "$(curl -s -0 $BASE/held.bin | md5sum)" "1 MiB held body over HTTP/1.0"
+    for r in 0-0 65535-65536 70000-900000 1048575-1048575 16384-1048575; do
+        first=${r%-*} last=${r#*-}
+        got=$(curl -s -r "$r" $BASE/held.bin | md5sum)
+        t_assert_eq "$(tail -c +$((first + 1)) $F | head -c $((last - first + 1)) | md5sum)" "$got" "range $r of a held body"
+    done
+    h=$(heads -I $BASE/held.bin)
+    echo "$h" | grep -q '^Content-Length: 1048576$' || t_fail "HEAD of a held body: no Content-Length 1048576"
+    t_assert_eq 0 "$(curl -s -I $BASE/held.bin -o /dev/null -w '%{size_download}')" "HEAD of a held body sends no body"
+    out=$(htstress -k -n 400 -c 8 -t 2 $BASE/held.bin)
+    echo "$out" | grep -q '^good requests: *400 ' || { echo "$out"; t_fail "not all 400 keep-alive requests of a held body good"; }
+    unload
+    rm -f $F
 }
 
 # The server-side state of the connection from client port $1 (hex state of
@@ -986,6 +1022,7 @@ t_run khttpd_head_and_304 test_head_and_304
 t_run khttpd_status_codes test_status_codes
 t_run khttpd_keepalive_and_pipelining test_keepalive_and_pipelining
 t_run khttpd_large_file_64mib test_large_file_64mib
+t_run khttpd_held_bodies test_held_bodies
 t_run khttpd_compression test_compression
 t_run khttpd_mime_types test_mime_types
 t_run khttpd_directories test_directories

@@ -1,6 +1,7 @@
 //! A response body taken from a cache entry and sent in pieces: from the bytes the entry
-//! holds, by reading its open file in bounded chunks, or by splicing the file from the
-//! page cache into the socket (no copy; the `sendfile` parameter). The connection
+//! holds, from the pages it holds (by reference, no copy), by reading its open file in
+//! bounded chunks, or by splicing the file from the page cache into the socket (no
+//! copy; the `sendfile` parameter). The connection
 //! (`conn.rs`) decides when to send; this only knows the body.
 
 use super::cache::{Content, Entry, Part};
@@ -54,7 +55,7 @@ impl FileBody {
     /// `len` bytes of `part` of `entry` from offset `start` (for `Part::File`, of the
     /// file as it was when the head was made).
     pub fn new(entry: Arc<Entry>, part: Part, start: u64, len: u64, sendfile: bool) -> Self {
-        let splice = part == Part::File && sendfile && len >= SPLICE_FROM;
+        let splice = (part == Part::File && sendfile && len >= SPLICE_FROM) || part == Part::Pages;
         FileBody { entry, part, start, pos: start, remaining: len, splice, buf: Vec::new(), off: 0, len: 0 }
     }
 
@@ -124,7 +125,7 @@ impl FileBody {
 
     /// More bytes will follow what `pending()` holds now.
     pub fn more_after_pending(&self) -> bool {
-        self.part == Part::File && self.remaining > 0
+        matches!(self.part, Part::File | Part::Pages) && self.remaining > 0
     }
 
     /// Whether the rest is spliced from the page cache rather than read.
@@ -138,8 +139,19 @@ impl FileBody {
         let want = self.remaining.min(SPLICE_MAX);
         let more = last_more || self.remaining > want;
         let (entry, pos) = (&self.entry, &mut self.pos);
-        let Content::File { file, .. } = &entry.content else { return Err(Flush::Failed) };
-        match stream.send_file(file, pos, want as usize, more) {
+        let sent = match (&entry.content, entry.pages()) {
+            (_, Some(pages)) if self.part == Part::Pages => {
+                let at = usize::try_from(*pos).map_err(|_| Flush::Failed)?;
+                let r = stream.send_pages(pages, at, want as usize, more);
+                if let Ok(n) = r {
+                    *pos += n as u64;
+                }
+                r
+            }
+            (Content::File { file, .. }, _) => stream.send_file(file, pos, want as usize, more),
+            _ => return Err(Flush::Failed),
+        };
+        match sent {
             Ok(n) if n > 0 => {
                 stats.add(stats::BYTES_SPLICED, n as u64);
                 self.remaining -= (n as u64).min(self.remaining);
@@ -149,7 +161,7 @@ impl FileBody {
             Ok(_) => Err(Flush::Failed),
             Err(e) if e == EAGAIN => Err(Flush::WouldBlock),
             // A file system that cannot splice: copy through a buffer instead.
-            Err(e) if e == EINVAL && self.pos == self.start => {
+            Err(e) if e == EINVAL && self.part == Part::File && self.pos == self.start => {
                 self.splice = false;
                 Ok(())
             }

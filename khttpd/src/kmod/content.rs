@@ -5,8 +5,8 @@
 //! else made here (and cached, unless `cache=0`). Responses are then made from the
 //! entry; see `cache.rs`.
 
-use super::body::FileBody;
-use super::cache::{Cache, Content, Entry, Lookup, Part, Variant};
+use super::body::{FileBody, SPLICE_FROM};
+use super::cache::{Cache, Content, Entry, Held, Lookup, Part, Variant};
 use super::stats::{self, HttpStats};
 use crate::http::html::{Entry as ListingEntry, Listing};
 use crate::http::parser::Request;
@@ -19,6 +19,7 @@ use crate::http::{mime, path, Writer};
 use kernel::crypto::Deflate;
 use kernel::error::code::*;
 use kernel::fs::{File, FileKind, PathRef, Stat};
+use kernel::page::Pages;
 use kernel::sync::{OnceBox, Pool};
 use kernel::prelude::*;
 
@@ -298,13 +299,16 @@ fn file_entry(
     };
     let content_type = mime::content_type(name);
     let mut st = st;
-    let body = if (st.size as usize) < site.body_max && st.size < COMPRESS_MAX {
+    // Small bodies are held as bytes (copied into the head's send); from the splice
+    // threshold up, with sendfile, in pages the socket references.
+    let in_pages = site.sendfile && st.size >= SPLICE_FROM;
+    let body = if (st.size as usize) < site.body_max && (in_pages || st.size < COMPRESS_MAX) {
         let mut got = None;
         for _ in 0..READ_TRIES {
-            let bytes = read_whole(&file, st.size)?;
+            let held = read_whole(&file, st.size, in_pages)?;
             match p.stat() {
-                Ok(after) if bytes.is_some() && after.same_version(&st) => {
-                    got = bytes;
+                Ok(after) if held.is_some() && after.same_version(&st) => {
+                    got = held;
                     break;
                 }
                 Ok(after) => st = after,
@@ -326,13 +330,21 @@ fn file_entry(
     Ok(Resolved::Entry(Entry::new(key, st, file_content(file, content_type, body), now_ms)?))
 }
 
-fn file_content(file: File, content_type: &'static str, body: Option<Vec<u8>>) -> Content {
+fn file_content(file: File, content_type: &'static str, body: Option<Held>) -> Content {
     Content::File { file, content_type, body, gzip: OnceBox::new(), zlib: OnceBox::new() }
 }
 
-/// The file's first `size` bytes; `None` if it has fewer now.
-fn read_whole(file: &File, size: u64) -> Result<Option<Vec<u8>>> {
+/// The file's first `size` bytes, as bytes or in pages; `None` if it has fewer now.
+fn read_whole(file: &File, size: u64, in_pages: bool) -> Result<Option<Held>> {
     let size = usize::try_from(size).map_err(|_| EFBIG)?;
+    if in_pages {
+        return Ok(Pages::read_file(file, size)?.map(Held::Pages));
+    }
+    Ok(read_bytes(file, size)?.map(Held::Bytes))
+}
+
+/// The file's first `size` bytes; `None` if it has fewer now.
+fn read_bytes(file: &File, size: usize) -> Result<Option<Vec<u8>>> {
     let mut buf = kernel::allocator::try_vec(size, 0u8)?;
     let mut got = 0;
     while let Some(rest) = buf.get_mut(got..).filter(|r| !r.is_empty()) {
@@ -361,7 +373,12 @@ fn entry_reply(
     let (content_type, size, part) = match &e.content {
         Content::Listing { html } => (mime::HTML_TYPE, html.len() as u64, Part::Listing),
         Content::File { content_type, body, .. } => {
-            (*content_type, e.stat.size, if body.is_some() { Part::Body } else { Part::File })
+            let part = match body {
+                Some(Held::Bytes(_)) => Part::Body,
+                Some(Held::Pages(_)) => Part::Pages,
+                None => Part::File,
+            };
+            (*content_type, e.stat.size, part)
         }
     };
     let mut head = Head::new(StatusCode::Ok, Body::Length(size));
@@ -440,10 +457,11 @@ fn variant(site: &Site, cache: Option<&Cache>, e: &Entry, enc: Encoding) -> Resu
     }
     let read;
     let src: &[u8] = match body {
-        Some(b) => b,
-        None => {
+        Some(Held::Bytes(b)) => b,
+        _ => {
             // Read the file as the entry describes it: if it changed, not now.
-            let Some(bytes) = read_whole(file, e.stat.size)? else { return Ok(None) };
+            let size = usize::try_from(e.stat.size).map_err(|_| EFBIG)?;
+            let Some(bytes) = read_bytes(file, size)? else { return Ok(None) };
             if !file.stat().is_ok_and(|st| st.same_version(&e.stat)) {
                 return Ok(None);
             }

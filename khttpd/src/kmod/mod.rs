@@ -197,7 +197,7 @@ kernel::module! {
         cache: bool { default: true, permissions: 0o444, description: "Keep what paths resolved to (open files, small bodies, compressed variants, listings) in a cache read without locks (RCU); 0: look up, open and read on every request" },
         cache_ttl_ms: u32 { default: 1000, permissions: 0o444, description: "A cached answer is used this many milliseconds, then checked against the file system (changed files are reloaded, deleted ones dropped)" },
         cache_max_kb: u32 { default: 65536, permissions: 0o444, description: "Memory the cache may use (KiB); least recently used entries are evicted beyond it" },
-        cache_body_kb: u32 { default: 16, permissions: 0o444, description: "Files smaller than this (KiB) are held in memory; larger ones are sent from the page cache through the cached open file" },
+        cache_body_kb: u32 { default: 2048, permissions: 0o444, description: "Files smaller than this (KiB, at most 1/8 of cache_max_kb) are held in memory, from 16 KiB up in pages sent by reference; larger ones are spliced from the page cache" },
         uid: u32 { default: 65534, permissions: 0o444, description: "User whose permissions decide what is served (path lookup, listing, open); default nobody" },
         gid: u32 { default: 65534, permissions: 0o444, description: "Group of that user (no supplementary groups); default nogroup" },
         listings: bool { default: true, permissions: 0o444, description: "Send an HTML listing for directories without index.html (0: 403 instead)" },

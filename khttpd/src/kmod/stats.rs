@@ -17,7 +17,8 @@
 //! responses_4xx 50
 //! responses_5xx 0
 //! bytes_sent 123456            response bytes sent (heads and bodies)
-//! bytes_spliced 100000         of which spliced from the page cache
+//! bytes_spliced 100000         of which sent without copying (spliced from the page
+//!                                cache, or from the pages the cache holds)
 //! compressed 20                responses sent gzip or deflate
 //! cache_hits 4000              answers from the cache (0 with cache=0)
 //! cache_misses 100
