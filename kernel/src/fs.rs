@@ -258,15 +258,8 @@ impl File {
 
     /// Reads up to `buf.len()` bytes at `pos`; `Ok(0)` at end of file. May sleep.
     pub fn read_at(&self, buf: &mut [u8], pos: u64) -> Result<usize> {
-        let mut off = pos as i64;
-        // SAFETY: the file is open; `buf` is valid for writes of its length; the position
-        // is ours (`off`), not the file's.
-        let n = unsafe { bindings::kernel_read(self.ptr, buf.as_mut_ptr().cast(), buf.len(), &mut off) };
-        if n < 0 {
-            Err(crate::error::Error::from_errno(n as i32))
-        } else {
-            Ok(n as usize)
-        }
+        // SAFETY: `buf` is exclusively borrowed and valid for writes of its length.
+        unsafe { self.read_raw(buf.as_mut_ptr(), buf.len(), pos) }
     }
 
     /// Reads up to `len` bytes at `pos` into `base`; `Ok(0)` at end of file. May sleep.

@@ -128,7 +128,8 @@ impl FileBody {
         matches!(self.part, Part::File | Part::Pages) && self.remaining > 0
     }
 
-    /// Whether the rest is spliced from the page cache rather than read.
+    /// Whether the rest goes out without a copy (spliced from the page cache, or the
+    /// entry's pages by reference) rather than read.
     pub fn splices(&self) -> bool {
         self.splice
     }
@@ -139,17 +140,17 @@ impl FileBody {
         let want = self.remaining.min(SPLICE_MAX);
         let more = last_more || self.remaining > want;
         let (entry, pos) = (&self.entry, &mut self.pos);
-        let sent = match (&entry.content, entry.pages()) {
-            (_, Some(pages)) if self.part == Part::Pages => {
-                let at = usize::try_from(*pos).map_err(|_| Flush::Failed)?;
-                let r = stream.send_pages(pages, at, want as usize, more);
-                if let Ok(n) = r {
-                    *pos += n as u64;
-                }
-                r
+        let sent = if self.part == Part::Pages {
+            let Some(pages) = entry.pages() else { return Err(Flush::Failed) };
+            let at = usize::try_from(*pos).map_err(|_| Flush::Failed)?;
+            let r = stream.send_pages(pages, at, want as usize, more);
+            if let Ok(n) = r {
+                *pos += n as u64;
             }
-            (Content::File { file, .. }, _) => stream.send_file(file, pos, want as usize, more),
-            _ => return Err(Flush::Failed),
+            r
+        } else {
+            let Content::File { file, .. } = &entry.content else { return Err(Flush::Failed) };
+            stream.send_file(file, pos, want as usize, more)
         };
         match sent {
             Ok(n) if n > 0 => {
