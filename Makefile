@@ -12,6 +12,7 @@
 #   make screenshot      headless Chromium screenshots of khttpd (opt-in: needs chromium)
 #   make bench           every benchmark: bench-http, bench-echo, then bench-conns (see README)
 #   make bench-http      khttpd vs nginx in one QEMU guest -> bench/results/http/
+#   make bench-ab        khttpd builds/parameters against each other (BENCH_AB=...) -> bench/results/ab/
 #   make bench-echo      kecho vs user-echo-server in one QEMU guest -> bench/results/echo/
 #   make bench-conns     C100K: 100,000 held connections per server, one QEMU guest -> bench/results/conns/
 #   make trace           where khttpd spends its time (ftrace, perf) -> bench/results/trace/
@@ -51,7 +52,7 @@ features_kmods-selftest :=
 
 RUST_SRCS := $(shell find kernel bindings macros netaddr common $(MODULES) -name '*.rs' -o -name 'Cargo.toml' | grep -v '/target/') Cargo.toml kernel/helpers/helpers.h bindings/wrapper.h
 
-.PHONY: all modules user check check-debug hostile debug-kernel screenshot test-host test-guest run bench bench-http bench-echo bench-conns trace report clean distclean info
+.PHONY: all modules user check check-debug hostile debug-kernel screenshot test-host test-guest run bench bench-http bench-ab bench-echo bench-conns trace report clean distclean info
 all: modules user
 
 info:
@@ -119,6 +120,9 @@ bench: all
 
 bench-http: all
 	scripts/bench-http.sh $(KDIR)
+
+bench-ab: all
+	scripts/bench-ab.sh $(KDIR)
 
 bench-echo: all
 	scripts/bench-echo.sh $(KDIR)

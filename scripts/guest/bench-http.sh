@@ -86,32 +86,6 @@ order_of() {
     esac
 }
 
-bytes_of() {
-    case $1 in 12b) echo 12 ;; 4k) echo 4096 ;; 64k) echo 65536 ;; 1m) echo 1048576 ;; dir) echo 16384 ;; esac
-}
-
-# Seconds for a run: DURATION, or longer when the cell keeps much data in flight. A run
-# counts only the requests that complete before its end; with CONNS x SIZE bytes in
-# flight a server that shares its bandwidth fairly completes nothing until all of them
-# are nearly done (1,000 x 1 MiB at ~150 MiB/s: 7 s), so a short run would measure
-# how unfair a server is, not its throughput. Runs last at least CONNS x SIZE /
-# FILL_RATE seconds (several rounds of all connections), at most MAX_DURATION.
-secs_for() {
-    awk -v d="$DURATION" -v b="$(bytes_of "$1")" -v c="$2" -v r="$FILL_RATE" -v m="$MAX_DURATION" \
-        'BEGIN { s = c * b / (r * 1048576); if (s > m) s = m; if (s < d) s = d; printf "%g", s }'
-}
-
-path_of() {
-    case $1 in
-        12b) echo /file-12b.bin ;;
-        4k) echo /file-4k.bin ;;
-        64k) echo /file-64k.bin ;;
-        1m) echo /file-1m.bin ;;
-        dir) echo /dir/ ;;
-        *) return 1 ;;
-    esac
-}
-
 # The counters that say something about errors, as a JSON object, from tcp_moved output.
 tcp_json() {
     awk -v keys="$TCP_KEYS" 'BEGIN { n = split(keys, key, " ") }
@@ -133,46 +107,6 @@ socket_states() {
 all_socket_states() {
     sep=""
     for sv in $SERVERS; do printf '%s%s port: %s' "$sep" "$sv" "$(socket_states "$(port_of $sv)")"; sep="; "; done
-}
-
-make_tree() {
-    rm -rf "$WWW"; mkdir -p "$WWW/dir"
-    printf 'Hello World!' > "$WWW/file-12b.bin"
-    dd if=/dev/urandom of="$WWW/file-4k.bin" bs=4096 count=1 2>/dev/null
-    dd if=/dev/urandom of="$WWW/file-64k.bin" bs=65536 count=1 2>/dev/null
-    dd if=/dev/urandom of="$WWW/file-1m.bin" bs=1048576 count=1 2>/dev/null
-    # 200 entries: 190 small files and 10 subdirectories, no index.html.
-    i=0
-    while [ $i -lt 190 ]; do
-        printf 'entry %d\n' $i > "$WWW/dir/entry-$(printf '%03d' $i).txt"
-        i=$((i + 1))
-    done
-    i=0
-    while [ $i -lt 10 ]; do mkdir "$WWW/dir/subdir-$i"; i=$((i + 1)); done
-    chmod -R a+rX "$WWW"
-}
-
-# start_nginx NAME: nginx (the template without the lines that start with @OFC@) or
-# nginx-cache (with them), in prefix /tmp/NAME on its own port; its configuration is
-# saved as $OUT/NAME.conf.
-start_nginx() {
-    ngx=/tmp/$1
-    case $1 in nginx) ofc='/^@OFC@/d' ;; nginx-cache) ofc='s/^@OFC@//' ;; *) return 1 ;; esac
-    rm -rf "$ngx"; mkdir -p "$ngx"
-    sed -e "$ofc" -e "s|@WORKERS@|$(ncpus)|" -e "s|@PREFIX@|$ngx|g" \
-        -e "s|@PORT@|$(port_of "$1")|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
-        /tests/nginx-bench.conf > "$ngx/nginx.conf"
-    cp "$ngx/nginx.conf" "$OUT/$1.conf"
-    nginx -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" || return 1
-    wait_port "$(port_of "$1")"
-}
-
-stop_nginx() {
-    ngx=/tmp/$1
-    [ -f "$ngx/nginx.pid" ] || return 0
-    nginx -p "$ngx/" -c "$ngx/nginx.conf" -e "$ngx/error.log" -s quit
-    i=0
-    while [ -f "$ngx/nginx.pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
 # One htstress run against SERVER: appends a line to runs.jsonl.
@@ -302,7 +236,7 @@ for m in $MODES; do case $m in close|keepalive) ;; *) echo "bench-http: unknown 
 
 make_tree
 for s in nginx nginx-cache; do
-    start_nginx $s || { echo "bench-http: $s did not start" >&2; cat "/tmp/$s/error.log" >&2; exit 1; }
+    start_nginx $s "$(port_of $s)" || { echo "bench-http: $s did not start" >&2; cat "/tmp/$s/error.log" >&2; exit 1; }
 done
 insmod "$KO" root=$WWW port=$KPORT backlog=$BACKLOG ${BENCH_HTTP_KHTTPD_ARGS:-} || { echo "bench-http: insmod khttpd failed" >&2; exit 1; }
 wait_port $KPORT || exit 1

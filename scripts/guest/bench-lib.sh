@@ -1,7 +1,7 @@
 # shellcheck shell=sh
-# bench-lib.sh - what the guest sides of the benchmarks (bench-http.sh, bench-echo.sh,
-# bench-conns.sh) and trace-khttpd.sh share: port waits, TCP counters, the common
-# env.txt lines. Sourced (busybox ash):
+# bench-lib.sh - what the guest sides of the benchmarks (bench-http.sh, bench-ab.sh,
+# bench-echo.sh, bench-conns.sh) and trace-khttpd.sh share: port waits, TCP counters,
+# the common env.txt lines, the HTTP benchmarks' tree and nginx. Sourced (busybox ash):
 #   . "$(dirname "$0")/bench-lib.sh"
 # Helpers keep their scratch variables in _b_*, so that the callers' i, n, t survive.
 
@@ -80,4 +80,79 @@ rotate() {
     _b_i=0
     while [ $_b_i -lt "$_b_n" ]; do set -- "$@" "$1"; shift; _b_i=$((_b_i + 1)); done
     echo "$@"
+}
+
+# --- The HTTP benchmarks' tree and nginx (bench-http.sh, bench-ab.sh) ---
+# Globals they read: WWW (the tree's root), BACKLOG (listen backlog), OUT (results),
+# and for secs_for DURATION, FILL_RATE, MAX_DURATION.
+
+# Bytes of FILE's body (12b 4k 64k 1m; dir: its listing, about).
+bytes_of() {
+    case $1 in 12b) echo 12 ;; 4k) echo 4096 ;; 64k) echo 65536 ;; 256k) echo 262144 ;; 1m) echo 1048576 ;; dir) echo 16384 ;; esac
+}
+
+# The URL path of FILE.
+path_of() {
+    case $1 in
+        12b) echo /file-12b.bin ;;
+        4k) echo /file-4k.bin ;;
+        64k) echo /file-64k.bin ;;
+        256k) echo /file-256k.bin ;;
+        1m) echo /file-1m.bin ;;
+        dir) echo /dir/ ;;
+        *) return 1 ;;
+    esac
+}
+
+# The tree every server serves: the files of path_of (random bytes, but 12b) and a
+# 200-entry directory (190 small files and 10 subdirectories, no index.html).
+make_tree() {
+    rm -rf "$WWW"; mkdir -p "$WWW/dir"
+    printf 'Hello World!' > "$WWW/file-12b.bin"
+    for _b_f in 4k 64k 256k 1m; do
+        dd if=/dev/urandom of="$WWW/file-$_b_f.bin" bs="$(bytes_of $_b_f)" count=1 2>/dev/null
+    done
+    _b_i=0
+    while [ $_b_i -lt 190 ]; do
+        printf 'entry %d\n' $_b_i > "$WWW/dir/entry-$(printf '%03d' $_b_i).txt"
+        _b_i=$((_b_i + 1))
+    done
+    _b_i=0
+    while [ $_b_i -lt 10 ]; do mkdir "$WWW/dir/subdir-$_b_i"; _b_i=$((_b_i + 1)); done
+    chmod -R a+rX "$WWW"
+}
+
+# Seconds for a run of FILE at CONNS: DURATION, or longer when the cell keeps much data
+# in flight. A run counts only the requests that complete before its end; with CONNS x
+# SIZE bytes in flight a server that shares its bandwidth fairly completes nothing until
+# all of them are nearly done (1,000 x 1 MiB at ~150 MiB/s: 7 s), so a short run would
+# measure how unfair a server is, not its throughput. Runs last at least CONNS x SIZE /
+# FILL_RATE seconds (several rounds of all connections), at most MAX_DURATION.
+secs_for() {
+    awk -v d="$DURATION" -v b="$(bytes_of "$1")" -v c="$2" -v r="$FILL_RATE" -v m="$MAX_DURATION" \
+        'BEGIN { s = c * b / (r * 1048576); if (s > m) s = m; if (s < d) s = d; printf "%g", s }'
+}
+
+# start_nginx NAME PORT: nginx (the template without the lines that start with @OFC@)
+# or nginx-cache (with them), in prefix /tmp/NAME on PORT; its configuration is saved
+# as $OUT/NAME.conf.
+start_nginx() {
+    _b_ngx=/tmp/$1
+    case $1 in nginx) _b_ofc='/^@OFC@/d' ;; nginx-cache) _b_ofc='s/^@OFC@//' ;; *) return 1 ;; esac
+    rm -rf "$_b_ngx"; mkdir -p "$_b_ngx"
+    sed -e "$_b_ofc" -e "s|@WORKERS@|$(ncpus)|" -e "s|@PREFIX@|$_b_ngx|g" \
+        -e "s|@PORT@|$2|" -e "s|@BACKLOG@|$BACKLOG|" -e "s|@ROOT@|$WWW|" \
+        /tests/nginx-bench.conf > "$_b_ngx/nginx.conf"
+    cp "$_b_ngx/nginx.conf" "$OUT/$1.conf"
+    nginx -p "$_b_ngx/" -c "$_b_ngx/nginx.conf" -e "$_b_ngx/error.log" || return 1
+    wait_port "$2"
+}
+
+# stop_nginx NAME: asks it to quit and waits (at most 10 s) for its pid file to go.
+stop_nginx() {
+    _b_ngx=/tmp/$1
+    [ -f "$_b_ngx/nginx.pid" ] || return 0
+    nginx -p "$_b_ngx/" -c "$_b_ngx/nginx.conf" -e "$_b_ngx/error.log" -s quit
+    _b_i=0
+    while [ -f "$_b_ngx/nginx.pid" ] && [ $_b_i -lt 100 ]; do sleep 0.1; _b_i=$((_b_i + 1)); done
 }

@@ -67,13 +67,6 @@ T=/sys/kernel/tracing
 # it queues its work items (C, so ftrace sees it; its child is queue_work_on).
 FUNCS="kernel_recvmsg kernel_sendmsg kernel_read vfs_path_lookup dentry_open vfs_getattr iterate_dir
        fput sock_release kernel_sock_shutdown kernel_accept path_put rust_helper_queue_work"
-path_of() {
-    case $1 in
-        12b) echo /file-12b.bin ;; 64k) echo /file-64k.bin ;; 1m) echo /file-1m.bin ;; dir) echo /dir/ ;;
-        *) return 1 ;;
-    esac
-}
-
 w() { printf '%s\n' "$2" > "$T/$1" 2>/dev/null || { echo "trace: cannot write '$2' to $T/$1" >&2; return 1; }; }
 
 mkdir -p "$OUT" || exit 1
@@ -82,12 +75,7 @@ rm -f "$OUT"/*
 grep -qw function_graph "$T/available_tracers" 2>/dev/null || { echo "trace: no function_graph tracer in $T" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null
 
-rm -rf "$WWW"; mkdir -p "$WWW/dir"
-printf 'Hello World!' > "$WWW/file-12b.bin"
-dd if=/dev/urandom of="$WWW/file-64k.bin" bs=65536 count=1 2>/dev/null
-dd if=/dev/urandom of="$WWW/file-1m.bin" bs=1048576 count=1 2>/dev/null
-i=0; while [ $i -lt 200 ]; do echo "$i" > "$WWW/dir/entry-$i.txt"; i=$((i + 1)); done
-chmod -R a+rX "$WWW"
+make_tree
 # shellcheck disable=SC2086 # parameters, split on purpose
 insmod "$KO" root=$WWW port=$PORT ${TRACE_KHTTPD_ARGS:-} || { echo "trace: insmod failed" >&2; exit 1; }
 wait_port $PORT || exit 1
