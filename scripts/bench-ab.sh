@@ -24,7 +24,7 @@
 #
 # Results: $BENCH_AB_OUT/<UTC date>-<kernel release>-<tcg|kvm>/ with summary.md (req/s
 # per cell and server with every ratio to the first variant, then each server's runs:
-# lowest-highest (mean)), runs.jsonl, cells.csv, logs/, env.txt, console.log, dmesg.txt;
+# lowest-highest (mean), in req/s and in MiB/s received), runs.jsonl, cells.csv, logs/, env.txt, console.log, dmesg.txt;
 # and $BENCH_AB_OUT/latest pointing at it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -98,15 +98,21 @@ for r in runs:
     k = (r["mode"], r["file"], r["conc"])
     if k not in cells:
         cells.append(k)
-print("| mode | file | conns | " + " | ".join(servers) + " |")
-print("| --- | --- | ---: |" + " ---: |" * len(servers))
-for k in cells:
-    row = []
-    for s in servers:
-        v = [r["htstress"]["rps"] for r in runs
-             if (r["mode"], r["file"], r["conc"]) == k and r["server"] == s and r.get("htstress")]
-        row.append(f"{min(v):.0f}-{max(v):.0f} ({sum(v) / len(v):.0f})" if v else "-")
-    print(f"| {k[0]} | {k[1]} | {k[2]} | " + " | ".join(row) + " |")
+def table(field, digits):
+    print("| mode | file | conns | " + " | ".join(servers) + " |")
+    print("| --- | --- | ---: |" + " ---: |" * len(servers))
+    for k in cells:
+        row = []
+        for s in servers:
+            v = [r["htstress"][field] for r in runs if (r["mode"], r["file"], r["conc"]) == k
+                 and r["server"] == s and r.get("htstress") and field in r["htstress"]]
+            row.append(f"{min(v):.{digits}f}-{max(v):.{digits}f} ({sum(v) / len(v):.{digits}f})" if v else "-")
+        print(f"| {k[0]} | {k[1]} | {k[2]} | " + " | ".join(row) + " |")
+table("rps", 0)
+print()
+print("MiB/s received by the client (every byte read, of unfinished responses too):")
+print()
+table("mib_per_second", 1)
 EOF
     echo
     echo "Kernel problems in the guest's log: $(grep -cE 'BUG:|WARNING:|Oops|KASAN|refcount_t|soft lockup|blocked for more than' "$dest/dmesg.txt" 2>/dev/null || true)."

@@ -280,6 +280,10 @@ fn http10_counts_and_text_report() {
         assert!(r.stdout.lines().any(|l| l.starts_with(prefix)), "no {prefix:?} in {}", r.stdout);
     }
     assert!(r.stdout.contains("good requests: 200 [100%]"));
+    // Every byte the server sent, each response whole.
+    let one = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello".len() as f64;
+    assert_eq!(rep["received"], 200.0 * one, "{}", r.stdout);
+    assert!(r.stdout.contains(" MiB/s)"), "{}", r.stdout);
     assert_eq!(r.stderr.lines().filter(|l| l.starts_with("progress: ")).count(), 10);
     // One connection per request, HTTP/1.0.
     assert_eq!(srv.connections(), 200);
@@ -355,6 +359,11 @@ fn keep_alive_chunked_and_length() {
     let srv = Server::tcp(Behaviour { body: Body::Chunked, ..Default::default() });
     let (v, _) = run_json(&["-n", "100", "-c", "2", "--keep-alive", &srv.url]);
     assert_eq!(counts(&v), (100, 100, 0, 0));
+    // Every byte of every response, framing included.
+    let one = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".len()
+        + ["5\r", "\nhel", "lo\r\n", "1b;x=y\r\n", "abcdefghijklmnopqrstuvwxyz!", "\r\n0\r\n", "\r\n"].concat().len();
+    assert_eq!(v["bytes_received"].as_u64(), Some(100 * one as u64), "{v}");
+    assert!(v["mib_per_second"].as_f64().is_some_and(|x| x > 0.0), "{v}");
     assert!(srv.connections() <= 2);
 }
 

@@ -5,7 +5,9 @@
 //! server closes. `-k`: HTTP/1.1 keep-alive with response framing.
 //!
 //! `requests` counts finished requests (good + bad + socket errors); ones cut
-//! off by Ctrl-C or the end of `--duration` are not counted. Latency: connect
+//! off by Ctrl-C or the end of `--duration` are not counted. `received` counts
+//! every byte read from the servers, of unfinished responses too: throughput
+//! where requests/sec depends on which responses happen to finish in the run. Latency: connect
 //! to last byte (HTTP/1.0), send to last byte (keep-alive). Exit status: 0
 //! after a run, 1 if no connection could be made or the host does not
 //! resolve, 2 for usage errors. There are no I/O timeouts: a server that
@@ -363,6 +365,7 @@ fn main() -> ExitCode {
     let sys_t = cpu_after.1.saturating_sub(cpu_before.1).as_secs_f64();
     let cpu = user + sys_t;
     let per_cpu = if cpu > 0.0 { requests as f64 / cpu } else { 0.0 };
+    let mib_s = if secs > 0.0 { stats.bytes as f64 / secs / (1024.0 * 1024.0) } else { 0.0 };
     let pct = |x: u64| if requests == 0 { 0 } else { x * 100 / requests };
 
     if cli.json {
@@ -380,6 +383,8 @@ fn main() -> ExitCode {
             "connections": stats.connections,
             "seconds": secs,
             "rps": rps,
+            "bytes_received": stats.bytes,
+            "mib_per_second": mib_s,
             "latency_us": {
                 "p50": lat.p50,
                 "p90": lat.p90,
@@ -404,6 +409,7 @@ fn main() -> ExitCode {
         println!("socket errors: {} [{}%]", stats.errors, pct(stats.errors));
         println!("seconds:       {secs:.6}");
         println!("requests/sec:  {rps:.3}");
+        println!("received:      {} bytes ({mib_s:.3} MiB/s)", stats.bytes);
         println!("connections:   {}", stats.connections);
         println!("latency p50:   {:.1} us", lat.p50);
         println!("latency p90:   {:.1} us", lat.p90);

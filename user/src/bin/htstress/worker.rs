@@ -52,6 +52,8 @@ pub struct Stats {
     pub bad: u64,
     pub errors: u64,
     pub connections: u64,
+    /// Bytes read from servers (heads and bodies, of finished responses or not).
+    pub bytes: u64,
     /// Whether any connection got as far as sending its request.
     pub connected: bool,
     /// Latency in nanoseconds.
@@ -65,6 +67,7 @@ impl Stats {
             bad: 0,
             errors: 0,
             connections: 0,
+            bytes: 0,
             connected: false,
             // 1 ns .. 1 hour at 3 significant digits.
             hist: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds"),
@@ -76,6 +79,7 @@ impl Stats {
         self.bad += other.bad;
         self.errors += other.errors;
         self.connections += other.connections;
+        self.bytes += other.bytes;
         self.connected |= other.connected;
         self.hist.add(&other.hist).expect("same histogram bounds");
     }
@@ -364,6 +368,7 @@ impl<'a> Worker<'a> {
                 Err(libc::EINTR) => continue,
                 Err(e) => return self.fail(i, "read", e),
             };
+            self.stats.bytes += n as u64;
             if self.cfg.debug {
                 let text = String::from_utf8_lossy(&self.buf[..n]);
                 self.debug(i, format_args!("received {n} bytes:\n{text}"));
