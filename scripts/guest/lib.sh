@@ -31,7 +31,11 @@ T_VERBOSE=${T_VERBOSE:-0}
 # BUG: covers KASAN, KFENCE and "sleeping function called from invalid context"; WARNING:
 # covers lockdep ("possible circular locking", "suspicious RCU usage"...) and ODEBUG.
 T_DMESG_PATTERN=${T_DMESG_PATTERN:-'BUG:|WARNING:|Oops|general protection|refcount_t|list_add corruption|list_del corruption|UBSAN|KASAN|KFENCE|kernel BUG|soft lockup|hung_task|blocked for more than|ODEBUG|invalid context|lock held when returning|inconsistent lock state|suspected memory leak'}
-T_DMESG_IGNORE=${T_DMESG_IGNORE:-}
+# Exempt by default: kmemleak's own scan thread waiting (hung-task report) while the
+# scan a test asked for holds kmemleak's lock; a scan of a 2 GiB guest under TCG can
+# take over 30 s (seen on a slow host), and that thread is not ours. Any other task's
+# hung-task line still fails the test.
+T_DMESG_IGNORE=${T_DMESG_IGNORE:-'INFO: task kmemleak:[0-9]+ blocked for more than|hung_task_timeout_secs" disables this message'}
 T_SUITE=${T_SUITE:-${0##*/}}
 
 _t_pass=0
