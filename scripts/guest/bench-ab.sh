@@ -69,7 +69,7 @@ if [ "$NGINX" = 1 ]; then
     start_nginx nginx-cache $CPORT || { echo "bench-ab: nginx-cache did not start" >&2; exit 1; }
 fi
 
-# up SERVER: load the variant (nothing for nginx-cache) and warm its cache with FILE.
+# up SERVER: load the variant (nothing for nginx-cache); the caller warms it.
 up() {
     [ "$1" = nginx-cache ] && return 0
     # shellcheck disable=SC2046 # the variant's parameters, split on purpose
