@@ -53,8 +53,14 @@ if [ "${KMODS_SKIP_612:-0}" != 1 ] && . /etc/os-release && [ "${VERSION_CODENAME
     abi=$(apt-cache search --names-only '^linux-headers-6\.12\.[0-9]+\+deb12-amd64$' | awk '{print $1}' \
           | sed 's/^linux-headers-//' | sort -V | tail -1)
     if [ -n "$abi" ]; then
-      echo "setup.sh: installing the 6.12 kernel $abi (headers and image, for the guest)"
-      apt-get install -y -q --no-install-recommends "linux-headers-$abi" "linux-image-$abi"
+      # The signed image may lag behind a new upload (then only the -unsigned package,
+      # the same files without the Secure Boot signature, can be installed).
+      image=linux-image-$abi
+      if ! apt-cache policy "$image" | grep -q 'Candidate: [0-9]'; then
+        image=linux-image-$abi-unsigned
+      fi
+      echo "setup.sh: installing the 6.12 kernel $abi (headers and $image, for the guest)"
+      apt-get install -y -q --no-install-recommends "linux-headers-$abi" "$image"
     else
       echo "setup.sh: note: no 6.12 kernel in the archive; only 6.1 will be tested"
     fi
