@@ -174,6 +174,10 @@ check_kernel() {
             passed=$((passed + p)); failed=$((failed + f))
         done < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$out/guest/guest-results.txt")
     fi
+    if [ -s "$out/guest/durations.txt" ]; then
+        echo "[$rel] slowest guest tests (seconds; all in $out/guest/durations.txt):"
+        sort -rn "$out/guest/durations.txt" | head -n 8 | sed 's/^/    /'
+    fi
     # A crash or time-out loses the suites that did not finish: count that as a failure.
     if [ "$vm_rc" -ge 124 ]; then fail "[$rel] guest run ended abnormally (status $vm_rc)"; fi
 }

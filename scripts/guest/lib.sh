@@ -6,7 +6,8 @@
 #   t_summary            # last command: exit status = failures present
 #
 # t_run runs the function in a subshell with its output captured (shown on
-# failure, or always with T_VERBOSE=1; also kept in /results/logs/NAME.log).
+# failure, or always with T_VERBOSE=1; also kept in /results/logs/NAME.log) and its
+# wall time appended to /results/durations.txt ("SECS SUITE NAME").
 # A test fails if it returns non-zero, calls t_fail, times out (T_TIMEOUT
 # seconds, default 300, 0 = none) or if the kernel log gained a line matching
 # T_DMESG_PATTERN while it ran (lines matching T_DMESG_IGNORE, an ERE, are
@@ -179,6 +180,7 @@ t_run() {
     fi
     rm -f "$_t_tmp/reason" "$_t_tmp/skip" "$_t_tmp/bg" "$_t_tmp/timedout" "$_t_tmp/leaks"
     echo "RUN:  $_t_name"
+    _t_t0=$(date +%s)
     t_dmesg_mark
     _t_start_mark=$_t_mark
     (
@@ -248,6 +250,8 @@ t_run() {
         sed 's/^/    ! /' "$_t_tmp/leaks"
     fi
     if [ -d "$T_RESULTS_DIR" ] && mkdir -p "$T_RESULTS_DIR/logs" 2>/dev/null; then
+        # Where the suite's time goes (check.sh prints the slowest tests).
+        echo "$(( $(date +%s) - _t_t0 )) $T_SUITE $_t_name" >> "$T_RESULTS_DIR/durations.txt"
         {
             cat "$_t_tmp/out"
             [ -z "$_t_hits" ] || { echo "--- kernel log lines matching failure patterns:"; printf '%s\n' "$_t_hits";

@@ -98,7 +98,7 @@ else
 fi
 results=$(cd "$results" && pwd)
 # Only files this runner and the guest framework own; tests' own files stay.
-rm -f "$results/exit-code" "$results/console.log" "$results/console.boot"*.log "$results/dmesg.txt" "$results/guest-results.txt"
+rm -f "$results/exit-code" "$results/console.log" "$results/console.boot"*.log "$results/dmesg.txt" "$results/guest-results.txt" "$results/durations.txt"
 
 # KVM can exist yet be unusable (e.g. nested virt: QEMU aborts setting MSRs on
 # the first vCPU run), so try to actually run a vCPU briefly.
