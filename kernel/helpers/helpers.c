@@ -139,6 +139,18 @@ bool rust_helper_IS_ERR(const void *ptr) { return IS_ERR(ptr); }
 long rust_helper_PTR_ERR(const void *ptr) { return PTR_ERR(ptr); }
 
 struct net *rust_helper_init_net(void) { return &init_net; }
+/*
+ * A socket that holds a reference on its network namespace, as a user's does (kern = 0;
+ * the connections a listener accepts inherit it). tcp_close() stops every timer of a
+ * socket without one (a kernel socket) when it is released (Linux 6.9, "tcp: properly
+ * terminate timers for kernel sockets", and the stable kernels since, 6.1.y included):
+ * an orphan still owing data or its FIN then never sends it and stays, holding its
+ * memory, for good.
+ */
+int rust_helper_sock_create_counted(struct net *net, int family, int type, int proto, struct socket **res)
+{
+	return __sock_create(net, family, type, proto, res, 0);
+}
 void *rust_helper_sk_user_data(struct sock *sk) { return sk->sk_user_data; }
 void rust_helper_set_sk_user_data(struct sock *sk, void *data) { sk->sk_user_data = data; }
 void rust_helper_sk_set_v6only(struct sock *sk, bool on) { sk->sk_ipv6only = on; }

@@ -112,6 +112,7 @@ void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);
 /* TCP_DEFER_ACCEPT (setsockopt from the kernel): 0 or a negative errno */
 int rust_helper_tcp_set_defer_accept(struct socket *sock, int secs);
+int rust_helper_sock_create_counted(struct net *net, int family, int type, int proto, struct socket **res);
 /* Closes a file now in kernel threads (__fput_sync), else at return to user space. */
 void rust_helper_fput_now(struct file *file);
 

@@ -57,7 +57,7 @@ fn to_raw(addr: &SocketAddr) -> (RawAddr, i32) {
 /// Owns a `struct socket`; releases it on drop.
 ///
 /// # Invariants
-/// `sock` is a live socket created by `sock_create_kern` or `kernel_accept`. If `file`
+/// `sock` is a live socket created by `TcpListener::try_new` or `kernel_accept`. If `file`
 /// is non-null it is the socket's file (`sock_alloc_file`), on which we own the only
 /// reference: the file owns the socket then, and closing the file releases it.
 struct Socket {
@@ -121,12 +121,18 @@ impl TcpListener {
     /// Creates a socket in the initial network namespace, binds it to `addr` and listens.
     /// An IPv6 listener is dual-stack (`IPV6_V6ONLY` off, whatever `bindv6only` says),
     /// so `[::]` takes IPv4 clients too. `EAFNOSUPPORT` for IPv6 on a kernel without it.
+    ///
+    /// The listener and every connection it accepts hold a reference on the namespace,
+    /// as user sockets do: the kernel stops all timers of a released socket without one,
+    /// so a connection closed with data or its FIN still queued would never send them
+    /// and never go away (seen: hundreds of orphans stuck in `CLOSING` after 1,000
+    /// clients of a 1 MiB file, holding up to 48 MiB of TCP memory for good).
     pub fn try_new(addr: SocketAddr, opts: ListenOptions) -> Result<Self> {
         let mut sock = ptr::null_mut();
         // SAFETY: `init_net` is the always-live initial namespace; `sock` receives a new
         // socket on success.
         to_result(unsafe {
-            bindings::sock_create_kern(
+            bindings::rust_helper_sock_create_counted(
                 bindings::rust_helper_init_net(),
                 family(&addr),
                 bindings::SOCK_STREAM as i32,
@@ -134,7 +140,7 @@ impl TcpListener {
                 &mut sock,
             )
         })?;
-        // INVARIANT: sock_create_kern succeeded.
+        // INVARIANT: the socket was created.
         let listener = TcpListener { sock: Socket { sock, file: ptr::null_mut() } };
         let sk = listener.sock.sk();
         // SAFETY: `sk` belongs to our live, not yet shared socket.

@@ -670,6 +670,13 @@ server_sock_state() {
     cat /proc/net/tcp /proc/net/tcp6 | awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { print $4; found=1 } END { if (!found) print "none" }'
 }
 
+# The retransmission timer field of that connection's server side ("tr" of /proc/net/tcp:
+# 00 none, 01 retransmit, 02 keepalive, 03 TIME_WAIT, 04 zero-window probe).
+server_sock_timer() {
+    lport=$(printf '%04X' $PORT); cport=$(printf '%04X' "$1")
+    cat /proc/net/tcp /proc/net/tcp6 | awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { split($6, t, ":"); print t[1]; exit }'
+}
+
 # Keep-alive idle time-out, and a connection that never sends a byte.
 test_idle_timeout() {
     load timeout_ms=1000 header_timeout_ms=2000
@@ -794,6 +801,14 @@ test_send_deadline() {
     [ "$st" != 01 ] || t_fail "stalled reader still connected after 20 s (send deadline 2 s)"
     # no earlier than 2 s without progress could have passed
     awk -v t="$took" 'BEGIN { exit !(t >= 2.0) }' || t_fail "closed after $took s, before the 2 s send deadline could pass"
+    # Released with its send queue full, the socket is an orphan that must keep a timer
+    # (zero-window probes, then a reset): without one it would stay for good, as the
+    # kernel's own sockets do (see TcpListener::try_new).
+    if [ "$st" != none ] && [ "$st" != 07 ]; then
+        tm=$(server_sock_timer $cport)
+        echo "its timer: ${tm:-?} (state $st)"
+        [ "$tm" != 00 ] || t_fail "the closed connection (state $st) has no timer left: it would never go away"
+    fi
     pkill -f "nc 127.0.0.1 $PORT" 2>/dev/null; kill $np 2>/dev/null; wait $np 2>/dev/null
     # A slow reader (64 KiB/s) makes progress all the time and gets everything.
     head -c 1048576 $WWW/big.bin > $WWW/one-mib.bin; chmod 644 $WWW/one-mib.bin
