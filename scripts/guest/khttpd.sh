@@ -663,18 +663,21 @@ test_held_bodies() {
     rm -f $F
 }
 
-# The server-side state of the connection from client port $1 (hex state of
-# /proc/net/tcp{,6}: the listener is dual-stack; 01 established, 04 fin-wait-1, none: gone).
-server_sock_state() {
+# The /proc/net/tcp{,6} lines of the server side of the connection from client port $1
+# (the listener is dual-stack).
+server_sock_lines() {
     lport=$(printf '%04X' $PORT); cport=$(printf '%04X' "$1")
-    cat /proc/net/tcp /proc/net/tcp6 | awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { print $4; found=1 } END { if (!found) print "none" }'
+    cat /proc/net/tcp /proc/net/tcp6 | awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$"'
 }
 
-# The retransmission timer field of that connection's server side ("tr" of /proc/net/tcp:
-# 00 none, 01 retransmit, 02 keepalive, 03 TIME_WAIT, 04 zero-window probe).
+# Its state (hex: 01 established, 04 fin-wait-1; none: gone).
+server_sock_state() {
+    server_sock_lines "$1" | awk '{ print $4; found=1 } END { if (!found) print "none" }'
+}
+
+# Its timer ("tr": 00 none, 01 retransmit, 02 keepalive, 03 TIME_WAIT, 04 zero-window probe).
 server_sock_timer() {
-    lport=$(printf '%04X' $PORT); cport=$(printf '%04X' "$1")
-    cat /proc/net/tcp /proc/net/tcp6 | awk -v l=":$lport" -v c=":$cport" '$2 ~ l"$" && $3 ~ c"$" { split($6, t, ":"); print t[1]; exit }'
+    server_sock_lines "$1" | awk '{ split($6, t, ":"); print t[1]; exit }'
 }
 
 # Keep-alive idle time-out, and a connection that never sends a byte.
