@@ -172,6 +172,12 @@ bool rust_helper_tcp_nothing_to_read(const struct sock *sk)
 }
 bool rust_helper_sk_stream_is_writeable(const struct sock *sk) { return sk_stream_is_writeable(sk); }
 bool rust_helper_tcp_under_memory_pressure(const struct sock *sk) { return tcp_under_memory_pressure(sk); }
+u32 rust_helper_tcp_unacked(const struct sock *sk)
+{
+	const struct tcp_sock *tp = tcp_sk(sk);
+
+	return READ_ONCE(tp->write_seq) - READ_ONCE(tp->snd_una);
+}
 unsigned int rust_helper_dentry_flags(const struct dentry *d)
 {
 	return (d_really_is_negative(d) ? KMODS_DENTRY_NEGATIVE : 0) |

@@ -107,6 +107,8 @@ bool rust_helper_tcp_nothing_to_read(const struct sock *sk);
 bool rust_helper_sk_stream_is_writeable(const struct sock *sk);
 /* whether TCP (globally, or the socket's memory cgroup) is under memory pressure */
 bool rust_helper_tcp_under_memory_pressure(const struct sock *sk);
+/* bytes queued to send or sent and not yet acknowledged (write_seq - snd_una; a FIN counts one) */
+u32 rust_helper_tcp_unacked(const struct sock *sk);
 /* IPV6_V6ONLY of an unbound AF_INET6 socket */
 void rust_helper_sk_set_v6only(struct sock *sk, bool on);
 void rust_helper_sk_set_incoming_cpu(struct sock *sk, int cpu);

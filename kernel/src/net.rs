@@ -407,6 +407,15 @@ impl TcpStream {
         unsafe { bindings::rust_helper_tcp_under_memory_pressure(self.sock.sk()) }
     }
 
+    /// Bytes written and not yet acknowledged by the peer, queued or in flight (our FIN
+    /// counts as one). A snapshot read without the socket lock: it only falls as ACKs
+    /// arrive, until the next write.
+    pub fn unacked(&self) -> u32 {
+        // SAFETY: the socket is live and a TCP socket; both sequence numbers are read
+        // with READ_ONCE.
+        unsafe { bindings::rust_helper_tcp_unacked(self.sock.sk()) }
+    }
+
     /// Whether this side has sent its FIN and the peer has not sent one yet
     /// (`FIN_WAIT1`, `FIN_WAIT2`): what changes the state there is our own shutdown
     /// going out and being acknowledged; the peer's data, FIN or reset come with events

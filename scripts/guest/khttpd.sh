@@ -813,11 +813,65 @@ test_send_deadline() {
         [ "$tm" != 00 ] || t_fail "the closed connection (state $st) has no timer left: it would never go away"
     fi
     pkill -f "nc 127.0.0.1 $PORT" 2>/dev/null; kill $np 2>/dev/null; wait $np 2>/dev/null
-    # A slow reader (64 KiB/s) makes progress all the time and gets everything.
+    # A slow reader (2 MiB a second, through a pipe: curl 7.88's --limit-rate does not
+    # slow it) of 16 MiB, more than the socket buffers hold: the answer takes longer than
+    # the send deadline but makes progress all the time, and arrives whole.
+    head -c 16777216 $WWW/big.bin > $WWW/slow.bin; chmod 644 $WWW/slow.bin
+    curl -s $BASE/slow.bin | {
+        i=0; while [ $i -lt 8 ]; do dd bs=2097152 count=1 iflag=fullblock 2>/dev/null; sleep 1; i=$((i + 1)); done; cat
+    } > /tmp/slow.out
+    t_assert_eq "$(md5sum < $WWW/slow.bin)" "$(md5sum < /tmp/slow.out)" "16 MiB to a 2 MiB/s reader"
+    rm -f $WWW/slow.bin /tmp/slow.out
+    unload
+}
+
+# While TCP is short of memory (tcp_mem's middle mark passed), a last request's answer
+# is not left to the kernel as an orphan with data queued (which tcp_check_oom resets,
+# at the close or at a retransmit): khttpd half-closes and keeps the socket until the
+# client has read the answer and closed.
+test_close_under_memory_pressure() {
+    load
+    mem0=$(cat /proc/sys/net/ipv4/tcp_mem)
+    # Stalled readers hold megabytes of TCP memory; then the middle mark goes to two
+    # pages (the hard limit far above), so TCP stays under pressure until they leave.
+    i=0; while [ $i -lt 4 ]; do
+        (printf 'GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n'; sleep 20) | nc 127.0.0.1 $PORT | sleep 20 &
+        i=$((i + 1))
+    done
+    sleep 2
+    echo "1 2 4000000" > /proc/sys/net/ipv4/tcp_mem
     head -c 1048576 $WWW/big.bin > $WWW/one-mib.bin; chmod 644 $WWW/one-mib.bin
-    curl -s --limit-rate 64K -o /tmp/slow.out $BASE/one-mib.bin || t_fail "slow reader cut off"
-    t_assert_eq "$(md5sum < $WWW/one-mib.bin)" "$(md5sum < /tmp/slow.out)" "1 MiB to a 64 KiB/s reader"
-    rm -f $WWW/one-mib.bin /tmp/slow.out
+    curl -s -0 -o /dev/null $BASE/hello.txt
+    pressure=$(awk '$1 == "TCP" { print $5 }' /proc/net/protocols)
+    echo "TCP under pressure: $pressure; $(grep '^TCP:' /proc/net/sockstat)"
+    # The client asks for 1 MiB (HTTP/1.0: its last request), reads all but its last
+    # ~100 KiB, then pauses for 3 s: by then khttpd has queued the whole answer, and the
+    # rest waits in the socket buffers and the pipe, with curl blocked on the full pipe.
+    # curl's port is fixed so that the server's side can be found. (curl's --limit-rate
+    # does not slow curl 7.88 down; busybox head -c reads past its count.)
+    cport=45123
+    curl -s -0 -i --local-port $cport $BASE/one-mib.bin \
+        | { dd bs=4096 count=231 iflag=fullblock 2>/dev/null; sleep 3; cat; } > /tmp/pressure.out &
+    cp=$!
+    seen=""
+    while kill -0 $cp 2>/dev/null; do
+        # (TIME_WAIT, 06, is a socket of its own, never held by anyone)
+        l=$(server_sock_lines $cport | awk '$4 != "01" && $4 != "06" { print $4 "/" $10; exit }')
+        [ -n "$l" ] && seen="$seen $l"
+        sleep 0.2
+    done
+    wait $cp; crc=$?
+    echo "server side after the answer was queued (state/inode):${seen:- never seen}"
+    # Restored before any check can end the test.
+    echo "$mem0" > /proc/sys/net/ipv4/tcp_mem
+    pkill -f "nc 127.0.0.1 $PORT" 2>/dev/null
+    t_assert_eq yes "$pressure" "TCP under memory pressure for the test"
+    t_assert_eq 0 "$crc" "the client's exit status under memory pressure"
+    t_assert_eq "HTTP/1.1 200 OK" "$(head -n 1 /tmp/pressure.out | tr -d '\r')" "status under memory pressure"
+    t_assert_eq "$(md5sum < $WWW/one-mib.bin)" "$(tail -c 1048576 /tmp/pressure.out | md5sum)" "1 MiB read with a pause under memory pressure"
+    [ -n "$seen" ] || t_fail "the server side never left ESTABLISHED while the client read"
+    case " $seen" in *"/0 "*|*"/0") t_fail "released as an orphan while the client still read: $seen" ;; esac
+    rm -f $WWW/one-mib.bin /tmp/pressure.out
     unload
 }
 
@@ -1059,6 +1113,7 @@ t_run khttpd_idle_timeout test_idle_timeout
 t_run khttpd_defer_accept test_defer_accept
 t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline
+t_run khttpd_close_under_memory_pressure test_close_under_memory_pressure
 t_run khttpd_connection_cap test_connection_cap
 t_run khttpd_last_request_close test_last_request_close
 t_run khttpd_per_cpu test_per_cpu

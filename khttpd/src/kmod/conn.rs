@@ -43,7 +43,8 @@ const SCRATCH_EXTRA: usize = 2;
 /// not a reset that could destroy the error response in flight).
 const DRAIN_MAX: usize = 64 * 1024;
 /// How long a closing connection waits for the client to close its side after the last
-/// response (then closes anyway; like nginx's lingering_timeout).
+/// response (then closes anyway; like nginx's lingering_timeout), counted again from
+/// each time the client is seen to have acknowledged more of what was sent.
 const LINGER_MS: u32 = 5000;
 
 /// Time limits of the phases of a connection (ms; 0: none).
@@ -176,9 +177,20 @@ impl Http {
     /// Called where the connection would wait for its socket: `Some(Wait)` normally,
     /// `Some(Close)` when the phase's time is up, `None` when a 408 was queued instead
     /// (serve on to send it).
-    fn wait(&self, c: &mut Conn, now: u64, scratch: &mut ConnScratch) -> Option<Step> {
+    fn wait(&self, c: &mut Conn, stream: &TcpStream, now: u64, scratch: &mut ConnScratch) -> Option<Step> {
         let limit = self.limit_ms(c.phase);
         if limit > 0 && now.saturating_sub(c.since) >= u64::from(limit) {
+            if c.phase == Phase::Linger {
+                // Still delivering the answer (the client acknowledged more since the
+                // last look): keep the socket, do not hand it to the kernel as an orphan
+                // with data queued (see the close in `serve_run`).
+                let unacked = stream.unacked();
+                if unacked > 0 && unacked < c.unacked {
+                    c.unacked = unacked;
+                    c.since = now;
+                    return Some(Step::Wait);
+                }
+            }
             // A head was started but not finished in time: say so (RFC 9110 15.5.9).
             // A connection that never sent a byte (e.g. a browser's preconnect), an idle
             // keep-alive one, a stalled reader: close without a word.
@@ -238,6 +250,9 @@ pub struct Conn {
     /// After the last response of a closing connection: bytes of input discarded since
     /// the write side was shut (`None` until then).
     draining: Option<usize>,
+    /// While lingering: bytes sent and not yet acknowledged at the last look (the
+    /// linger's time limit restarts while this falls).
+    unacked: u32,
     phase: Phase,
     stats: Arc<HttpStats>,
     /// Start of the phase's time limit (monotonic ms).
@@ -409,6 +424,7 @@ impl Handler for Http {
             last_request: false,
             corked: false,
             draining: None,
+            unacked: 0,
             phase: Phase::Head,
             stats: {
                 self.site.stats.inc(stats::READING);
@@ -451,7 +467,7 @@ impl Http {
         for _ in 0..BUDGET {
             match c.flush(stream, now) {
                 Flush::Done => {}
-                Flush::WouldBlock => match self.wait(c, now, scratch) {
+                Flush::WouldBlock => match self.wait(c, stream, now, scratch) {
                     Some(step) => return step,
                     None => continue,
                 },
@@ -482,10 +498,17 @@ impl Http {
                         // after the request) half-close and drain, so that what still
                         // arrives cannot reset the connection before the client has read
                         // the answer (RFC 9112, 9.6).
-                        if c.last_request && c.in_len == 0 && stream.nothing_to_read() {
+                        //
+                        // Not while TCP is short of memory, though: a socket closed then
+                        // with data still queued becomes an orphan that the kernel resets
+                        // (`tcp_check_oom`, at the close or at a retransmit), cutting the
+                        // answer off. Half-closed, it stays ours until the client has
+                        // read the answer and closed.
+                        if c.last_request && c.in_len == 0 && stream.nothing_to_read() && !stream.under_memory_pressure() {
                             return Step::Close;
                         }
                         let _ = stream.shutdown(Shutdown::Write);
+                        c.unacked = stream.unacked();
                         c.in_len = 0;
                         0
                     }
@@ -494,7 +517,7 @@ impl Http {
                 // client's close without a read that would say EAGAIN.
                 if stream.nothing_to_read() {
                     c.draining = Some(drained);
-                    return self.wait(c, now, scratch).unwrap_or(Step::Close);
+                    return self.wait(c, stream, now, scratch).unwrap_or(Step::Close);
                 }
                 if c.input.is_empty() {
                     let Ok(buf) = input_buffer(scratch) else { return Step::Close };
@@ -504,7 +527,7 @@ impl Http {
                     Ok(n) if n > 0 && drained + n <= DRAIN_MAX => c.draining = Some(drained + n),
                     Err(e) if e == EAGAIN => {
                         c.draining = Some(drained);
-                        return self.wait(c, now, scratch).unwrap_or(Step::Close);
+                        return self.wait(c, stream, now, scratch).unwrap_or(Step::Close);
                     }
                     // EOF, error, or a client that keeps sending: close now.
                     _ => return Step::Close,
@@ -556,7 +579,7 @@ impl Http {
             // timer or write space started) is skipped: what arrives later runs the work
             // again (`TcpStream::nothing_to_read`). One `recvmsg` less per request.
             if stream.nothing_to_read() {
-                match self.wait(c, now, scratch) {
+                match self.wait(c, stream, now, scratch) {
                     Some(step) => return step,
                     None => continue,
                 }
@@ -576,7 +599,7 @@ impl Http {
                     }
                     c.in_len += n;
                 }
-                Err(e) if e == EAGAIN => match self.wait(c, now, scratch) {
+                Err(e) if e == EAGAIN => match self.wait(c, stream, now, scratch) {
                     Some(step) => return step,
                     None => continue,
                 },
