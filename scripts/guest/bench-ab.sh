@@ -112,13 +112,16 @@ while [ $round -lt "$ROUNDS" ]; do
             log=$OUT/logs/$mode-$file-c$conns-r$round-$s.log
             set -- htstress $ka -t $t -c $c --duration "$secs" --json --cpu "$url"
             echo "$*" > "$log"
+            tcp_counters > /tmp/tcp.before
             "$@" > /tmp/run.json 2>> "$log"
             rc=$?
+            tcp_moved /tmp/tcp.before > /tmp/tcp.moved
             cat /tmp/run.json >> "$log"
+            { echo "TCP counters that changed during the run:"; sed 's/^/  /' /tmp/tcp.moved; } >> "$log"
             js=$(head -n 1 /tmp/run.json)
             case $js in "{"*"}") ;; *) js=null; failed=1 ;; esac
-            printf '{"server":"%s","file":"%s","mode":"%s","conc":%d,"threads":%d,"rep":%d,"seq":%d,"duration":%s,"exit":%d,"tcp":{},"htstress":%s}\n' \
-                "$s" "$file" "$mode" "$conns" "$t" "$round" "$seq_no" "$secs" "$rc" "$js" >> "$OUT/runs.jsonl"
+            printf '{"server":"%s","file":"%s","mode":"%s","conc":%d,"threads":%d,"rep":%d,"seq":%d,"duration":%s,"exit":%d,"tcp":%s,"htstress":%s}\n' \
+                "$s" "$file" "$mode" "$conns" "$t" "$round" "$seq_no" "$secs" "$rc" "$(tcp_json /tmp/tcp.moved)" "$js" >> "$OUT/runs.jsonl"
             rps=$(echo "$js" | sed -n 's/.*"rps":\([0-9]*\).*/\1/p')
             echo "[$seq_no] round $round $mode $file c=$conns $s: ${rps:-?} req/s"
             down "$s" || failed=1

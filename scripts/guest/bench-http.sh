@@ -86,14 +86,6 @@ order_of() {
     esac
 }
 
-# The counters that say something about errors, as a JSON object, from tcp_moved output.
-tcp_json() {
-    awk -v keys="$TCP_KEYS" 'BEGIN { n = split(keys, key, " ") }
-         { d[$1] = $2 }
-         END { printf "{"; for (i = 1; i <= n; i++) { k = key[i]; sub(/^[A-Za-z]*:/, "", k)
-                   printf "%s\"%s\":%d", (i > 1 ? "," : ""), k, d[key[i]] + 0 } printf "}" }' "$1"
-}
-TCP_KEYS="Tcp:AttemptFails Tcp:EstabResets Tcp:OutRsts Tcp:RetransSegs TcpExt:ListenOverflows TcpExt:ListenDrops TcpExt:TCPAbortOnData TcpExt:TCPAbortOnClose TcpExt:TCPAbortOnMemory TcpExt:TCPTimeWaitOverflow TcpExt:SyncookiesSent TcpExt:TCPMemoryPressures TcpExt:PruneCalled TcpExt:RcvPruned"
 
 # Server-side sockets on PORT by TCP state, e.g. "ESTABLISHED 3, TIME_WAIT 120".
 socket_states() {

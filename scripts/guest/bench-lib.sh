@@ -68,6 +68,15 @@ tcp_moved() {
     tcp_counters | awk 'NR == FNR { b[$1] = $2; next } $2 != b[$1] { printf "%s %d\n", $1, $2 - b[$1] }' "$1" -
 }
 
+# The counters that say something about errors, as a JSON object, from tcp_moved output.
+tcp_json() {
+    awk -v keys="$TCP_KEYS" 'BEGIN { n = split(keys, key, " ") }
+         { d[$1] = $2 }
+         END { printf "{"; for (i = 1; i <= n; i++) { k = key[i]; sub(/^[A-Za-z]*:/, "", k)
+                   printf "%s\"%s\":%d", (i > 1 ? "," : ""), k, d[key[i]] + 0 } printf "}" }' "$1"
+}
+TCP_KEYS="Tcp:AttemptFails Tcp:EstabResets Tcp:OutRsts Tcp:RetransSegs TcpExt:ListenOverflows TcpExt:ListenDrops TcpExt:TCPAbortOnData TcpExt:TCPAbortOnClose TcpExt:TCPAbortOnMemory TcpExt:TCPTimeWaitOverflow TcpExt:SyncookiesSent TcpExt:TCPMemoryPressures TcpExt:PruneCalled TcpExt:RcvPruned"
+
 # TcpExt counter NAME from /proc/net/netstat (a header line, then a value line).
 tcpext() {
     awk -v k="$1" '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) if ($i == k) c = i; h = 1 }

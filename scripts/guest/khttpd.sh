@@ -825,12 +825,52 @@ test_send_deadline() {
     unload
 }
 
-# While TCP is short of memory (tcp_mem's middle mark passed), a last request's answer
-# is not left to the kernel as an orphan with data queued (which tcp_check_oom resets,
-# at the close or at a retransmit): khttpd half-closes and keeps the socket until the
-# client has read the answer and closed.
-test_close_under_memory_pressure() {
+# paused_fetch COUNT: fetches /one-mib.bin over HTTP/1.0 (the client's last request) with
+# curl from port 45123, reading COUNT blocks of 4 KiB, then pausing 3 s, then the rest,
+# into /tmp/paused.out; meanwhile records the server side's state/inode whenever it is
+# neither ESTABLISHED nor TIME_WAIT (a socket of its own, held by no one), in $seen.
+paused_fetch() {
+    cport=45123
+    curl -s -0 -i --local-port $cport $BASE/one-mib.bin \
+        | { dd bs=4096 count="$1" iflag=fullblock 2>/dev/null; sleep 3; cat; } > /tmp/paused.out &
+    _pf=$!
+    seen=""
+    while kill -0 $_pf 2>/dev/null; do
+        l=$(server_sock_lines $cport | awk '$4 != "01" && $4 != "06" { print $4 "/" $10; exit }')
+        [ -n "$l" ] && seen="$seen $l"
+        sleep 0.2
+    done
+    wait $_pf
+}
+
+# paused_fetch's answer arrived whole, and the server never let go of the socket (an
+# orphan has inode 0) while the client still read.
+paused_fetch_ok() { # WHAT
+    t_assert_eq "HTTP/1.1 200 OK" "$(head -n 1 /tmp/paused.out | tr -d '\r')" "status ($1)"
+    t_assert_eq "$(md5sum < $WWW/one-mib.bin)" "$(tail -c 1048576 /tmp/paused.out | md5sum)" "1 MiB read with a pause ($1)"
+    [ -n "$seen" ] || t_fail "the server side never left ESTABLISHED while the client read ($1)"
+    case " $seen" in *"/0 "*|*"/0") t_fail "released as an orphan while the client still read ($1): $seen" ;; esac
+}
+
+# A last request's answer with much of it unacknowledged, or while TCP is short of
+# memory, is not left to the kernel as an orphan (which tcp_check_oom resets, at the
+# close or at a retransmit, whenever TCP's memory passes its hard limit): khttpd
+# half-closes and keeps the socket until the client has read the answer and closed.
+# (The clients pipe curl into a pausing reader: curl 7.88's --limit-rate does not slow
+# curl down, and busybox head -c reads past its count.)
+test_close_keeps_unacked() {
     load
+    head -c 1048576 $WWW/big.bin > $WWW/one-mib.bin; chmod 644 $WWW/one-mib.bin
+    # Reads 100 KiB, then pauses, with a receive buffer of at most 64 KiB: most of the
+    # answer is still unacknowledged in khttpd's send queue when its last byte is queued.
+    rmem0=$(cat /proc/sys/net/ipv4/tcp_rmem)
+    echo "4096 65536 65536" > /proc/sys/net/ipv4/tcp_rmem
+    paused_fetch 25
+    rc=$?
+    echo "$rmem0" > /proc/sys/net/ipv4/tcp_rmem
+    echo "server side, much unacknowledged (state/inode):${seen:- never seen}"
+    t_assert_eq 0 "$rc" "the client's exit status (much unacknowledged)"
+    paused_fetch_ok "much unacknowledged"
     mem0=$(cat /proc/sys/net/ipv4/tcp_mem)
     # Stalled readers hold megabytes of TCP memory; then the middle mark goes to two
     # pages (the hard limit far above), so TCP stays under pressure until they leave.
@@ -840,38 +880,21 @@ test_close_under_memory_pressure() {
     done
     sleep 2
     echo "1 2 4000000" > /proc/sys/net/ipv4/tcp_mem
-    head -c 1048576 $WWW/big.bin > $WWW/one-mib.bin; chmod 644 $WWW/one-mib.bin
     curl -s -0 -o /dev/null $BASE/hello.txt
     pressure=$(awk '$1 == "TCP" { print $5 }' /proc/net/protocols)
     echo "TCP under pressure: $pressure; $(grep '^TCP:' /proc/net/sockstat)"
-    # The client asks for 1 MiB (HTTP/1.0: its last request), reads all but its last
-    # ~100 KiB, then pauses for 3 s: by then khttpd has queued the whole answer, and the
-    # rest waits in the socket buffers and the pipe, with curl blocked on the full pipe.
-    # curl's port is fixed so that the server's side can be found. (curl's --limit-rate
-    # does not slow curl 7.88 down; busybox head -c reads past its count.)
-    cport=45123
-    curl -s -0 -i --local-port $cport $BASE/one-mib.bin \
-        | { dd bs=4096 count=231 iflag=fullblock 2>/dev/null; sleep 3; cat; } > /tmp/pressure.out &
-    cp=$!
-    seen=""
-    while kill -0 $cp 2>/dev/null; do
-        # (TIME_WAIT, 06, is a socket of its own, never held by anyone)
-        l=$(server_sock_lines $cport | awk '$4 != "01" && $4 != "06" { print $4 "/" $10; exit }')
-        [ -n "$l" ] && seen="$seen $l"
-        sleep 0.2
-    done
-    wait $cp; crc=$?
-    echo "server side after the answer was queued (state/inode):${seen:- never seen}"
+    # Reads all but the last ~100 KiB, then pauses: khttpd has queued the whole answer,
+    # the rest waits in the socket buffers and the pipe, curl blocked on the full pipe.
+    paused_fetch 231
+    rc=$?
+    echo "server side, under memory pressure (state/inode):${seen:- never seen}"
     # Restored before any check can end the test.
     echo "$mem0" > /proc/sys/net/ipv4/tcp_mem
     pkill -f "nc 127.0.0.1 $PORT" 2>/dev/null
     t_assert_eq yes "$pressure" "TCP under memory pressure for the test"
-    t_assert_eq 0 "$crc" "the client's exit status under memory pressure"
-    t_assert_eq "HTTP/1.1 200 OK" "$(head -n 1 /tmp/pressure.out | tr -d '\r')" "status under memory pressure"
-    t_assert_eq "$(md5sum < $WWW/one-mib.bin)" "$(tail -c 1048576 /tmp/pressure.out | md5sum)" "1 MiB read with a pause under memory pressure"
-    [ -n "$seen" ] || t_fail "the server side never left ESTABLISHED while the client read"
-    case " $seen" in *"/0 "*|*"/0") t_fail "released as an orphan while the client still read: $seen" ;; esac
-    rm -f $WWW/one-mib.bin /tmp/pressure.out
+    t_assert_eq 0 "$rc" "the client's exit status under memory pressure"
+    paused_fetch_ok "under memory pressure"
+    rm -f $WWW/one-mib.bin /tmp/paused.out
     unload
 }
 
@@ -1113,7 +1136,7 @@ t_run khttpd_idle_timeout test_idle_timeout
 t_run khttpd_defer_accept test_defer_accept
 t_run khttpd_head_deadline test_head_deadline
 t_run khttpd_send_deadline test_send_deadline
-t_run khttpd_close_under_memory_pressure test_close_under_memory_pressure
+t_run khttpd_close_keeps_unacked test_close_keeps_unacked
 t_run khttpd_connection_cap test_connection_cap
 t_run khttpd_last_request_close test_last_request_close
 t_run khttpd_per_cpu test_per_cpu

@@ -47,6 +47,11 @@ const DRAIN_MAX: usize = 64 * 1024;
 /// each time the client is seen to have acknowledged more of what was sent.
 const LINGER_MS: u32 = 5000;
 
+/// A last request's answer is closed at once (left to the kernel) only while at most
+/// this much of it is unacknowledged (see the close in `serve_run`): every file up to
+/// 64 KiB, and larger ones whose client keeps up.
+const CLOSE_AT_ONCE_UNACKED: u32 = 128 * 1024;
+
 /// Time limits of the phases of a connection (ms; 0: none).
 #[derive(Clone, Copy)]
 pub struct Timeouts {
@@ -499,12 +504,19 @@ impl Http {
                         // arrives cannot reset the connection before the client has read
                         // the answer (RFC 9112, 9.6).
                         //
-                        // Not while TCP is short of memory, though: a socket closed then
-                        // with data still queued becomes an orphan that the kernel resets
-                        // (`tcp_check_oom`, at the close or at a retransmit), cutting the
-                        // answer off. Half-closed, it stays ours until the client has
-                        // read the answer and closed.
-                        if c.last_request && c.in_len == 0 && stream.nothing_to_read() && !stream.under_memory_pressure() {
+                        // Not with much of the answer unacknowledged, or while TCP is
+                        // short of memory: a socket closed with data queued becomes an
+                        // orphan, and an orphan is reset (`tcp_check_oom`, at the close or
+                        // at any retransmit) whenever TCP's memory passes its hard limit,
+                        // which under load it may do long after the close. Half-closed,
+                        // the socket stays ours until the client has read the answer and
+                        // closed.
+                        if c.last_request
+                            && c.in_len == 0
+                            && stream.nothing_to_read()
+                            && stream.unacked() <= CLOSE_AT_ONCE_UNACKED
+                            && !stream.under_memory_pressure()
+                        {
                             return Step::Close;
                         }
                         let _ = stream.shutdown(Shutdown::Write);
