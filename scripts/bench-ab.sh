@@ -24,7 +24,8 @@
 #
 # Results: $BENCH_AB_OUT/<UTC date>-<kernel release>-<tcg|kvm>/ with summary.md (req/s
 # per cell and server with every ratio to the first variant, then each server's runs:
-# lowest-highest (mean), in req/s and in MiB/s received), runs.jsonl, cells.csv, logs/,
+# lowest-highest (mean), in req/s and in MiB/s received), runs.jsonl (with the TCP
+# counters that moved in each run), cells.csv, logs/,
 # env.txt, console.log, dmesg.txt; and $BENCH_AB_OUT/latest pointing at it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
